@@ -1,0 +1,1 @@
+//! Authentication: bearer tokens, token files, basic auth, exec plugins.

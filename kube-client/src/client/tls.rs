@@ -1,0 +1,1 @@
+//! TLS: rustls client configuration from a [`Config`](crate::Config).
