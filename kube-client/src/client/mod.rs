@@ -1,0 +1,286 @@
+//! The HTTP client: sends requests built by `kube_core::request`, with authentication,
+//! client-side rate limiting, retries and tracing.
+//!
+//! Every request goes through the same steps, in this order:
+//!
+//! 1. wait for a token from the client-side rate limiter ([`rate_limit`]), shared by all clones;
+//! 2. add the `Authorization` header ([`auth`]);
+//! 3. send it over reqwest with rustls ([`tls`]): HTTP/2 when the server offers it, else
+//!    HTTP/1.1, with connect and request timeouts (no request timeout on watches);
+//! 4. on `401`, refresh credentials once if they can change (exec plugins, token files);
+//! 5. on `429`, `503`, `504` or a connection error, retry as [`retry`] says;
+//! 6. turn an error response into [`Error::Api`] carrying the server's `Status`.
+//!
+//! Each request runs in a `tracing` span with its verb, path, status and duration.
+
+pub mod auth;
+pub mod decode;
+pub mod rate_limit;
+pub mod retry;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use either::Either;
+use futures::{Stream, TryStreamExt};
+use http::header::{AUTHORIZATION, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::error::{Error, Result, status_from_response};
+use kube_core::request::HttpRequest;
+use kube_core::{Status, WatchEvent};
+
+use self::auth::Auth;
+use self::rate_limit::TokenBucket;
+use self::retry::{Failure, RetryPolicy};
+
+/// A client for one apiserver. Cheap to clone; clones share connections, credentials and the
+/// rate limiter.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    default_namespace: String,
+    auth: Auth,
+    limiter: Option<TokenBucket>,
+    retry: RetryPolicy,
+    read_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.inner.base)
+            .field("default_namespace", &self.inner.default_namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TryFrom<Config> for Client {
+    type Error = Error;
+
+    fn try_from(config: Config) -> Result<Self> {
+        Client::new(config)
+    }
+}
+
+impl Client {
+    /// A client for `config`.
+    pub fn new(config: Config) -> Result<Self> {
+        let auth = Auth::new(&config.auth_info)?;
+        let tls = tls::rustls_config(&config, auth.client_cert_resolver())?;
+        let user_agent =
+            config.user_agent.clone().unwrap_or_else(|| format!("kube-client/{}", env!("CARGO_PKG_VERSION")));
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .user_agent(user_agent)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(t) = config.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        builder = match &config.proxy_url {
+            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.to_string()).map_err(Error::BuildClient)?),
+            None => builder.no_proxy(),
+        };
+        let http = builder.build().map_err(Error::BuildClient)?;
+        let base = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                default_namespace: config.default_namespace.clone(),
+                auth,
+                limiter: config.qps.map(|qps| TokenBucket::new(qps, config.burst)),
+                retry: RetryPolicy { max_retries: config.max_retries, ..RetryPolicy::default() },
+                read_timeout: config.read_timeout,
+            }),
+        })
+    }
+
+    /// A client from [`Config::infer`].
+    pub async fn try_default() -> Result<Self> {
+        Self::new(Config::infer().await?)
+    }
+
+    /// The namespace `Api::default_namespaced` uses.
+    pub fn default_namespace(&self) -> &str {
+        &self.inner.default_namespace
+    }
+
+    /// The apiserver's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// Send a request and return the successful response; error statuses become
+    /// [`Error::Api`]. `streaming` turns the request timeout off (watches, log follows).
+    pub async fn send(&self, request: HttpRequest, streaming: bool) -> Result<reqwest::Response> {
+        let (parts, body) = request.into_parts();
+        let body = Bytes::from(body);
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let url = format!("{}{}", self.inner.base, path);
+        let span = tracing::debug_span!(
+            "kube_request",
+            verb = %parts.method,
+            path = %parts.uri.path(),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = tokio::time::Instant::now();
+        let result = self.send_with_retries(&parts, &url, body, streaming).instrument(span.clone()).await;
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(resp) => span.record("status", resp.status().as_u16()),
+            Err(Error::Api(s)) => span.record("status", s.code),
+            Err(_) => span.record("status", 0),
+        };
+        let resp = result?;
+        let code = resp.status().as_u16();
+        if code >= 400 {
+            let bytes = resp.bytes().await.map_err(|source| http_error(&parts.method, &url, source))?;
+            return Err(Error::Api(Box::new(status_from_response(code, &bytes))));
+        }
+        Ok(resp)
+    }
+
+    async fn send_with_retries(
+        &self,
+        parts: &http::request::Parts,
+        url: &str,
+        body: Bytes,
+        streaming: bool,
+    ) -> Result<reqwest::Response> {
+        let mut retries = self.inner.retry.start();
+        let mut reauthenticated = false;
+        loop {
+            if let Some(limiter) = &self.inner.limiter {
+                limiter.acquire().await;
+            }
+            let mut req = self.inner.http.request(parts.method.clone(), url).headers(parts.headers.clone());
+            if let Some(value) = self.inner.auth.authorization().await? {
+                req = req.header(AUTHORIZATION, value);
+            }
+            if let (false, Some(t)) = (streaming, self.inner.read_timeout) {
+                req = req.timeout(t);
+            }
+            let failure = match req.body(body.clone()).send().await {
+                Ok(resp) => {
+                    let code = resp.status().as_u16();
+                    if code == 401 && !reauthenticated && self.inner.auth.invalidate() {
+                        tracing::debug!("401 Unauthorized: refreshing credentials and retrying once");
+                        reauthenticated = true;
+                        continue;
+                    }
+                    if !matches!(code, 429 | 503 | 504) {
+                        tracing::Span::current().record("attempts", retries.attempts() + 1);
+                        return Ok(resp);
+                    }
+                    let after = resp.headers().get(RETRY_AFTER).and_then(retry::parse_retry_after);
+                    match retries.next_delay(&parts.method, Failure::Status(code, after)) {
+                        Some(delay) => {
+                            tracing::debug!(code, delay_ms = delay.as_millis() as u64, "retrying");
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                        None => return Ok(resp),
+                    }
+                }
+                Err(e) => e,
+            };
+            let kind = if failure.is_connect() { Failure::Connect } else { Failure::Transport };
+            match (failure.is_timeout(), retries.next_delay(&parts.method, kind)) {
+                (false, Some(delay)) => {
+                    tracing::debug!(error = %failure, delay_ms = delay.as_millis() as u64, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                _ => return Err(http_error(&parts.method, url, failure)),
+            }
+        }
+    }
+
+    /// Send a request and decode the JSON response as `T`.
+    pub async fn request<T: DeserializeOwned>(&self, request: HttpRequest) -> Result<T> {
+        let label = describe(&request);
+        let resp = self.send(request, false).await?;
+        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.clone(), source })?;
+        decode(&label, &bytes)
+    }
+
+    /// Send a request whose successful response is either a `T` or a `Status` (deletes).
+    pub async fn request_status<T: DeserializeOwned>(&self, request: HttpRequest) -> Result<Either<T, Status>> {
+        let label = describe(&request);
+        let resp = self.send(request, false).await?;
+        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.clone(), source })?;
+        let kind = serde_json::from_slice::<KindOnly>(&bytes).map(|k| k.kind).unwrap_or_default();
+        if kind == "Status" { Ok(Either::Right(decode(&label, &bytes)?)) } else { Ok(Either::Left(decode(&label, &bytes)?)) }
+    }
+
+    /// Send a request and return the body as text (logs, `/healthz`).
+    pub async fn request_text(&self, request: HttpRequest) -> Result<String> {
+        let label = describe(&request);
+        let resp = self.send(request, false).await?;
+        resp.text().await.map_err(|source| Error::Http { url: label, source })
+    }
+
+    /// Send a request and stream the body (log follows, raw watches). No request timeout.
+    pub async fn request_stream(&self, request: HttpRequest) -> Result<impl Stream<Item = Result<Bytes>> + use<>> {
+        let label = describe(&request);
+        let resp = self.send(request, true).await?;
+        Ok(resp.bytes_stream().map_err(move |e| Error::Stream { url: label.clone(), reason: e.to_string() }))
+    }
+
+    /// Send a watch request and decode its events as they arrive.
+    pub async fn request_events<T: DeserializeOwned + Send + 'static>(
+        &self,
+        request: HttpRequest,
+    ) -> Result<impl Stream<Item = Result<WatchEvent<T>>> + Send + use<T>> {
+        let label = describe(&request);
+        let resp = self.send(request, true).await?;
+        Ok(decode::watch_events(label, Box::pin(resp.bytes_stream())))
+    }
+
+    /// `GET /version`.
+    pub async fn apiserver_version(&self) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
+        self.request(get("/version")?).await
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KindOnly {
+    #[serde(default)]
+    kind: String,
+}
+
+/// A bodiless `GET` of `path` (discovery, `/version`).
+pub(crate) fn get(path: &str) -> Result<HttpRequest> {
+    http::Request::get(path)
+        .header(http::header::ACCEPT, "application/json")
+        .body(vec![])
+        .map_err(|e| Error::BuildRequest(kube_core::request::Error::Http(e)))
+}
+
+fn describe(request: &HttpRequest) -> String {
+    format!("{} {}", request.method(), request.uri())
+}
+
+fn http_error(method: &http::Method, url: &str, source: reqwest::Error) -> Error {
+    Error::Http { url: format!("{method} {url}"), source }
+}
+
+fn decode<T: DeserializeOwned>(label: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+        url: label.to_string(),
+        body: String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned(),
+        source,
+    })
+}

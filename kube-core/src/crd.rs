@@ -1,0 +1,1 @@
+//! CustomResourceDefinitions from Rust types (being written).
