@@ -38,7 +38,7 @@ pub mod selector;
 pub mod status;
 pub mod watch;
 
-// crd re-exports come with the crd module
+pub use crd::{CustomObject, CustomResource};
 pub use dynamic::{ApiResource, DynamicObject};
 pub use gvk::{GroupVersion, GroupVersionKind, GroupVersionResource};
 pub use object::{ListMeta, ObjectList, TypeMeta};

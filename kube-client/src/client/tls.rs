@@ -1,4 +1,4 @@
-//! TLS: rustls client configuration from a [`Config`](crate::Config).
+//! TLS: rustls client configuration from a [`Config`].
 //!
 //! [`rustls_config`] builds the `rustls::ClientConfig` the HTTP client uses, always with the
 //! `ring` crypto provider (never the process default):

@@ -260,7 +260,11 @@ fn build_from_kubeconfig(kubeconfig: &Kubeconfig, options: &KubeconfigOptions) -
         && exec.provide_cluster_info
     {
         exec.cluster = Some(ExecClusterInfo {
-            server: cluster_url.to_string(),
+            server: if server.contains("://") {
+                server.to_string()
+            } else {
+                cluster_url.to_string().trim_end_matches('/').to_string()
+            },
             tls_server_name: cluster.tls_server_name.clone(),
             insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
             certificate_authority_data: ca_pem

@@ -1,16 +1,14 @@
 //! Structural OpenAPI v3 schemas from [`JsonSchema`] types.
 //!
 //! schemars writes JSON Schema; Kubernetes wants a *structural* OpenAPI v3 subset. The rewrite
-//! happens on plain JSON in three steps:
+//! happens on plain JSON:
 //!
 //! 1. generate with every subschema inlined, then resolve the `$ref`s schemars still leaves for
 //!    recursive types (a recursion is cut with `x-kubernetes-preserve-unknown-fields`);
-//! 2. [`rewrite`] each node bottom-up: `type: [X, "null"]` and `anyOf: [X, null]` become
-//!    `nullable: true`, `const` becomes `enum`, `allOf` is merged, the branches of `oneOf`/`anyOf`
-//!    are either folded into one schema (unit enums, mixed variants) or have their properties
-//!    hoisted into the parent and keep only `required` (and discriminating `enum`s), maps of
-//!    anything and `serde_json::Value` become `x-kubernetes-preserve-unknown-fields`, and every
-//!    node gets a `type`;
+//! 2. rewrite each node bottom-up: `type: [X, "null"]` becomes `nullable: true`, `const`
+//!    becomes `enum`, junctors are reduced (see the `junctors` module), maps of anything and
+//!    `serde_json::Value` become `x-kubernetes-preserve-unknown-fields`, tuples get one `items`
+//!    schema, sets become `x-kubernetes-list-type: set`, and every node gets a `type`;
 //! 3. keep only the keywords `JSONSchemaProps` knows, with the value shapes it accepts.
 
 use std::collections::BTreeSet;
@@ -20,9 +18,11 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
+use super::junctors::{combine_branches, flatten_junctors};
+
 const DEFS_PREFIX: &str = "#/$defs/";
-const PRESERVE: &str = "x-kubernetes-preserve-unknown-fields";
-const INT_OR_STRING: &str = "x-kubernetes-int-or-string";
+pub(super) const PRESERVE: &str = "x-kubernetes-preserve-unknown-fields";
+pub(super) const INT_OR_STRING: &str = "x-kubernetes-int-or-string";
 
 /// The structural schema of `T`, ready for a CRD's `openAPIV3Schema` (or a property of it).
 ///
@@ -52,7 +52,10 @@ pub(crate) fn structural_schema_value<T: JsonSchema>() -> Value {
         })
         .into_generator();
     let schema = generator.subschema_for::<T>().to_value();
-    let mut inliner = Inliner { defs: generator.definitions().clone(), stack: Vec::new() };
+    let mut inliner = Inliner {
+        defs: generator.definitions().clone(),
+        stack: Vec::new(),
+    };
     rewrite(inliner.inline(schema))
 }
 
@@ -64,14 +67,20 @@ struct Inliner {
 
 impl Inliner {
     fn inline(&mut self, value: Value) -> Value {
-        let Value::Object(mut map) = value else { return value };
+        let Value::Object(mut map) = value else {
+            return value;
+        };
         if let Some(Value::String(reference)) = map.remove("$ref") {
             let Value::Object(mut target) = self.resolve(&reference) else {
                 return preserve_unknown();
             };
             // Keywords beside the `$ref` (a field's description) win over the definition's.
             for (key, sub) in map {
-                let sub = if is_data_keyword(&key) { sub } else { self.inline_children(&key, sub) };
+                let sub = if is_data_keyword(&key) {
+                    sub
+                } else {
+                    self.inline_children(&key, sub)
+                };
                 target.insert(key, sub);
             }
             return Value::Object(target);
@@ -86,9 +95,10 @@ impl Inliner {
 
     fn inline_children(&mut self, key: &str, value: Value) -> Value {
         match (key, value) {
-            ("properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas", Value::Object(m)) => {
-                Value::Object(m.into_iter().map(|(k, v)| (k, self.inline(v))).collect())
-            }
+            (
+                "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas",
+                Value::Object(m),
+            ) => Value::Object(m.into_iter().map(|(k, v)| (k, self.inline(v))).collect()),
             (_, Value::Array(items)) => Value::Array(items.into_iter().map(|v| self.inline(v)).collect()),
             (_, value @ Value::Object(_)) => self.inline(value),
             (_, value) => value,
@@ -96,7 +106,10 @@ impl Inliner {
     }
 
     fn resolve(&mut self, reference: &str) -> Value {
-        let name = reference.strip_prefix(DEFS_PREFIX).map(decode_ref_name).unwrap_or_default();
+        let name = reference
+            .strip_prefix(DEFS_PREFIX)
+            .map(decode_ref_name)
+            .unwrap_or_default();
         let Some(def) = self.defs.get(&name).cloned() else {
             return preserve_unknown();
         };
@@ -126,7 +139,9 @@ fn decode_ref_name(encoded: &str) -> String {
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'%'
-            && let Some(byte) = encoded.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(byte) = encoded
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             bytes.push(byte);
             i += 3;
@@ -135,19 +150,24 @@ fn decode_ref_name(encoded: &str) -> String {
         bytes.push(raw[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&bytes).replace("~1", "/").replace("~0", "~")
+    String::from_utf8_lossy(&bytes)
+        .replace("~1", "/")
+        .replace("~0", "~")
 }
 
 /// Keywords whose values are data, not schemas.
 fn is_data_keyword(key: &str) -> bool {
-    matches!(key, "enum" | "const" | "default" | "example" | "examples" | "required")
+    matches!(
+        key,
+        "enum" | "const" | "default" | "example" | "examples" | "required"
+    )
 }
 
-fn preserve_unknown() -> Value {
+pub(super) fn preserve_unknown() -> Value {
     json!({ PRESERVE: true })
 }
 
-fn is_true(map: &Map<String, Value>, key: &str) -> bool {
+pub(super) fn is_true(map: &Map<String, Value>, key: &str) -> bool {
     map.get(key) == Some(&Value::Bool(true))
 }
 
@@ -171,7 +191,10 @@ fn rewrite_node(mut node: Map<String, Value>) -> Map<String, Value> {
             node.insert("type".into(), ty.into());
         }
         Some(Value::Array(types)) => {
-            let mut types: BTreeSet<String> = types.iter().filter_map(|t| t.as_str().map(String::from)).collect();
+            let mut types: BTreeSet<String> = types
+                .iter()
+                .filter_map(|t| t.as_str().map(String::from))
+                .collect();
             nullable |= types.remove("null");
             let types: Vec<String> = types.into_iter().collect();
             match types.as_slice() {
@@ -233,7 +256,8 @@ fn rewrite_node(mut node: Map<String, Value>) -> Map<String, Value> {
     }
     for junctor in ["oneOf", "anyOf"] {
         if let Some(Value::Array(branches)) = node.remove(junctor) {
-            let branches: Vec<Map<String, Value>> = branches.into_iter().map(|b| as_map(rewrite(b))).collect();
+            let branches: Vec<Map<String, Value>> =
+                branches.into_iter().map(|b| as_map(rewrite(b))).collect();
             combine_branches(&mut node, junctor, branches);
         }
     }
@@ -243,82 +267,11 @@ fn rewrite_node(mut node: Map<String, Value>) -> Map<String, Value> {
     node
 }
 
-/// Merge `allOf` into the node, and strip `null` branches off `anyOf`/`oneOf`, merging a single
-/// remaining branch (that is how schemars writes `Option<T>`). Returns whether `null` was allowed.
-fn flatten_junctors(node: &mut Map<String, Value>) -> bool {
-    let mut nullable = false;
-    loop {
-        let mut changed = false;
-        if let Some(Value::Array(all)) = node.remove("allOf") {
-            for branch in all {
-                merge_raw(node, as_map(branch));
-            }
-            changed = true;
-        }
-        for junctor in ["anyOf", "oneOf"] {
-            let Some(Value::Array(branches)) = node.remove(junctor) else { continue };
-            let (nulls, rest): (Vec<Value>, Vec<Value>) = branches.into_iter().partition(is_null_schema);
-            nullable |= !nulls.is_empty();
-            match rest.len() {
-                0 => {
-                    node.insert("type".into(), "null".into());
-                    changed = true;
-                }
-                1 => {
-                    let branch = rest.into_iter().next().map(as_map).unwrap_or_default();
-                    merge_raw(node, branch);
-                    changed = true;
-                }
-                _ => {
-                    node.insert(junctor.into(), Value::Array(rest));
-                }
-            }
-        }
-        if !changed {
-            return nullable;
-        }
-    }
-}
-
-fn is_null_schema(schema: &Value) -> bool {
-    let Value::Object(map) = schema else { return false };
-    match map.get("type") {
-        Some(Value::String(ty)) => ty == "null",
-        Some(Value::Array(types)) => types.iter().all(|t| t == "null"),
-        _ => map.get("const") == Some(&Value::Null) || map.get("enum") == Some(&json!([null])),
-    }
-}
-
-fn as_map(value: Value) -> Map<String, Value> {
+pub(super) fn as_map(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         Value::Bool(false) => Map::new(),
         _ => as_map(preserve_unknown()),
-    }
-}
-
-/// Fold a (raw) branch into its parent: the parent's keywords win, properties and `required`
-/// are unions.
-fn merge_raw(node: &mut Map<String, Value>, branch: Map<String, Value>) {
-    for (key, value) in branch {
-        match (key.as_str(), node.get_mut(&key), value) {
-            ("properties", Some(Value::Object(mine)), Value::Object(theirs)) => {
-                for (name, schema) in theirs {
-                    mine.entry(name).or_insert(schema);
-                }
-            }
-            ("required", Some(Value::Array(mine)), Value::Array(theirs)) => {
-                for name in theirs {
-                    if !mine.contains(&name) {
-                        mine.push(name);
-                    }
-                }
-            }
-            (_, Some(_), _) => {}
-            (_, None, value) => {
-                node.insert(key, value);
-            }
-        }
     }
 }
 
@@ -354,156 +307,6 @@ fn numeric_exclusive_bounds(node: &mut Map<String, Value>) {
     }
 }
 
-/// Reduce `oneOf`/`anyOf` branches (already structural) to something Kubernetes accepts.
-fn combine_branches(node: &mut Map<String, Value>, junctor: &str, branches: Vec<Map<String, Value>>) {
-    let all_objects = branches.iter().all(|b| b.get("type") == Some(&Value::from("object")));
-    let node_type_ok = node.get("type").is_none_or(|t| t == "object");
-    if !(all_objects && node_type_ok) {
-        // Unit enums with documented variants, mixed unit/struct variants, untagged enums over
-        // scalars: one schema that accepts what every branch accepts.
-        let merged = branches.into_iter().reduce(|a, b| merge_permissive(&a, &b)).unwrap_or_default();
-        for (key, value) in merged {
-            node.entry(key).or_insert(value);
-        }
-        return;
-    }
-
-    node.insert("type".into(), "object".into());
-    let mut properties = match node.remove("properties") {
-        Some(Value::Object(p)) => p,
-        _ => Map::new(),
-    };
-    let mut reduced = Vec::new();
-    let mut unconstrained = false;
-    for mut branch in branches {
-        let branch_properties = match branch.remove("properties") {
-            Some(Value::Object(p)) => p,
-            _ => Map::new(),
-        };
-        let description = branch.remove("description");
-        let single = branch_properties.len() == 1;
-        let mut discriminators = Map::new();
-        for (name, mut schema) in branch_properties {
-            if let Some(values) = schema.get("enum") {
-                discriminators.insert(name.clone(), json!({ "enum": values }));
-            }
-            if single
-                && let (Some(description), Value::Object(s)) = (&description, &mut schema)
-            {
-                s.entry("description").or_insert_with(|| description.clone());
-            }
-            let merged = match properties.remove(&name) {
-                Some(existing) => Value::Object(merge_permissive(&as_map(existing), &as_map(schema))),
-                None => schema,
-            };
-            properties.insert(name, merged);
-        }
-        if is_true(&branch, PRESERVE) || branch.contains_key("additionalProperties") {
-            node.insert(PRESERVE.into(), true.into());
-        }
-        let mut kept = Map::new();
-        if let Some(Value::Array(required)) = branch.remove("required")
-            && !required.is_empty()
-        {
-            kept.insert("required".into(), Value::Array(required));
-        }
-        if !discriminators.is_empty() {
-            kept.insert("properties".into(), Value::Object(discriminators));
-        }
-        unconstrained |= kept.is_empty();
-        if !reduced.contains(&Value::Object(kept.clone())) {
-            reduced.push(Value::Object(kept));
-        }
-    }
-    node.insert("properties".into(), Value::Object(properties));
-    // A branch that constrains nothing would make `anyOf` vacuous and `oneOf` ambiguous.
-    if !unconstrained && reduced.len() > 1 {
-        node.insert(junctor.into(), Value::Array(reduced));
-    }
-}
-
-/// A structural schema accepting everything `a` or `b` accepts (an over-approximation).
-pub(crate) fn merge_permissive(a: &Map<String, Value>, b: &Map<String, Value>) -> Map<String, Value> {
-    if a == b {
-        return a.clone();
-    }
-    let nullable = is_true(a, "nullable") || is_true(b, "nullable");
-    let anything = |m: &Map<String, Value>| !m.contains_key("type") && !is_true(m, INT_OR_STRING);
-    let ty = |m: &Map<String, Value>| -> Option<String> {
-        if is_true(m, INT_OR_STRING) {
-            Some("int-or-string".into())
-        } else {
-            m.get("type").and_then(Value::as_str).map(String::from)
-        }
-    };
-    let mut out = Map::new();
-    let (ta, tb) = (ty(a), ty(b));
-    if anything(a) || anything(b) || ta != tb {
-        match (ta.as_deref(), tb.as_deref()) {
-            (Some("integer" | "string" | "int-or-string"), Some("integer" | "string" | "int-or-string"))
-                if !(anything(a) || anything(b)) =>
-            {
-                out.insert(INT_OR_STRING.into(), true.into());
-            }
-            (Some("integer" | "number"), Some("integer" | "number")) => {
-                out.insert("type".into(), "number".into());
-            }
-            _ => {
-                out.insert(PRESERVE.into(), true.into());
-            }
-        }
-        if nullable {
-            out.insert("nullable".into(), true.into());
-        }
-        return out;
-    }
-
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for key in keys {
-        let (va, vb) = (a.get(key), b.get(key));
-        let merged = match (key.as_str(), va, vb) {
-            ("nullable" | PRESERVE, _, _) => (is_true(a, key) || is_true(b, key)).then_some(Value::Bool(true)),
-            ("enum", Some(Value::Array(x)), Some(Value::Array(y))) => {
-                let mut values = x.clone();
-                values.extend(y.iter().filter(|v| !x.contains(v)).cloned());
-                Some(Value::Array(values))
-            }
-            ("properties", Some(Value::Object(x)), Some(Value::Object(y))) => {
-                let mut props = x.clone();
-                for (name, schema) in y {
-                    let merged = match props.get(name) {
-                        Some(existing) => Value::Object(merge_permissive(&as_map(existing.clone()), &as_map(schema.clone()))),
-                        None => schema.clone(),
-                    };
-                    props.insert(name.clone(), merged);
-                }
-                Some(Value::Object(props))
-            }
-            ("properties", Some(p), None) | ("properties", None, Some(p)) => Some(p.clone()),
-            ("required", Some(Value::Array(x)), Some(Value::Array(y))) => {
-                let both: Vec<Value> = x.iter().filter(|n| y.contains(n)).cloned().collect();
-                (!both.is_empty()).then_some(Value::Array(both))
-            }
-            ("items" | "additionalProperties", Some(Value::Object(x)), Some(Value::Object(y))) => {
-                Some(Value::Object(merge_permissive(x, y)))
-            }
-            (_, Some(x), Some(y)) if x == y => Some(x.clone()),
-            _ => None,
-        };
-        if let Some(value) = merged {
-            out.insert(key.clone(), value);
-        }
-    }
-    if out.contains_key("properties") && out.contains_key("additionalProperties") {
-        out.remove("additionalProperties");
-        out.insert(PRESERVE.into(), true.into());
-    }
-    if a.contains_key("additionalProperties") != b.contains_key("additionalProperties") {
-        out.insert(PRESERVE.into(), true.into());
-    }
-    out
-}
-
 /// Last touches on one node: map/struct conflicts, a `type` everywhere, supported keywords only.
 fn finish_node(node: &mut Map<String, Value>, nullable: bool, only_null: bool) {
     let has_properties = matches!(node.get("properties"), Some(Value::Object(p)) if !p.is_empty());
@@ -514,10 +317,14 @@ fn finish_node(node: &mut Map<String, Value>, nullable: bool, only_null: bool) {
     if node.remove("uniqueItems") == Some(Value::Bool(true))
         && !node.contains_key("x-kubernetes-list-type")
         && matches!(
-            node.get("items").and_then(|i| i.get("type")).and_then(Value::as_str),
+            node.get("items")
+                .and_then(|i| i.get("type"))
+                .and_then(Value::as_str),
             Some("string" | "integer" | "number" | "boolean")
         )
-        && !node.get("items").is_some_and(|i| i.get("nullable") == Some(&Value::Bool(true)))
+        && !node
+            .get("items")
+            .is_some_and(|i| i.get("nullable") == Some(&Value::Bool(true)))
     {
         node.insert("x-kubernetes-list-type".into(), "set".into());
     }
@@ -582,34 +389,45 @@ fn enum_type(values: &Value) -> Option<&'static str> {
 /// with the value shape it expects.
 fn keep_keyword(key: &str, value: &Value) -> bool {
     match key {
-        "type" | "format" | "title" | "description" | "pattern" | "x-kubernetes-list-type" | "x-kubernetes-map-type" => {
-            value.is_string()
-        }
+        "type"
+        | "format"
+        | "title"
+        | "description"
+        | "pattern"
+        | "x-kubernetes-list-type"
+        | "x-kubernetes-map-type" => value.is_string(),
         "nullable" | "exclusiveMaximum" | "exclusiveMinimum" => value.is_boolean(),
         PRESERVE | INT_OR_STRING | "x-kubernetes-embedded-resource" => value == &Value::Bool(true),
-        "maxLength" | "minLength" | "maxItems" | "minItems" | "maxProperties" | "minProperties" => value.is_i64(),
-        "maximum" | "minimum" | "multipleOf" => value.is_number(),
-        "required" | "x-kubernetes-list-map-keys" => {
-            value.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
+        "maxLength" | "minLength" | "maxItems" | "minItems" | "maxProperties" | "minProperties" => {
+            value.is_i64()
         }
+        "maximum" | "minimum" | "multipleOf" => value.is_number(),
+        "required" | "x-kubernetes-list-map-keys" => value
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string)),
         "enum" => value.as_array().is_some_and(|a| !a.is_empty()),
         "properties" | "externalDocs" | "items" | "additionalProperties" => value.is_object(),
         "oneOf" | "anyOf" => value.is_array(),
-        "x-kubernetes-validations" => value.as_array().is_some_and(|a| a.iter().all(|r| r.get("rule").is_some_and(Value::is_string))),
+        "x-kubernetes-validations" => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(|r| r.get("rule").is_some_and(Value::is_string))),
         "default" | "example" => true,
         _ => false,
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde::{Deserialize, Serialize};
     use std::collections::BTreeMap;
 
-    fn schema<T: JsonSchema>() -> Value {
+    /// The structural schema of `T`, checked (as a property) and free of `$ref`.
+    pub(in crate::crd) fn schema<T: JsonSchema>() -> Value {
         let value = structural_schema_value::<T>();
-        let props: JSONSchemaProps = serde_json::from_value(value.clone()).unwrap();
+        // Checked as a property, since the root of a CRD schema must be an object.
+        let root = json!({"type": "object", "properties": {"x": value}});
+        let props: JSONSchemaProps = serde_json::from_value(root).unwrap();
         if let Err(problems) = super::super::check_structural(&props) {
             panic!("not structural: {problems:#?}\n{value:#}");
         }
@@ -625,46 +443,6 @@ mod tests {
         First,
         /// The second.
         Second,
-    }
-
-    #[allow(dead_code)]
-    #[derive(Serialize, Deserialize, JsonSchema)]
-    #[serde(tag = "kind")]
-    enum Internally {
-        /// From git.
-        Git { url: String, revision: Option<String> },
-        Image { image: String },
-        Empty,
-    }
-
-    #[allow(dead_code)]
-    #[derive(Serialize, Deserialize, JsonSchema)]
-    #[serde(rename_all = "camelCase")]
-    enum External {
-        /// Copy files.
-        Copy { from: String, to: String },
-        Run(RunStep),
-    }
-
-    #[allow(dead_code)]
-    #[derive(Serialize, Deserialize, JsonSchema)]
-    struct RunStep {
-        command: Vec<String>,
-    }
-
-    #[allow(dead_code)]
-    #[derive(Serialize, Deserialize, JsonSchema)]
-    #[serde(untagged)]
-    enum Untagged {
-        Named { name: String },
-        Numbered { number: u32, name: Option<String> },
-    }
-
-    #[allow(dead_code)]
-    #[derive(Serialize, Deserialize, JsonSchema)]
-    enum Mixed {
-        Nothing,
-        Something { value: i32 },
     }
 
     #[allow(dead_code)]
@@ -701,55 +479,14 @@ mod tests {
     }
 
     #[test]
-    fn documented_unit_variants_become_a_string_enum() {
-        let s = schema::<Documented>();
-        assert_eq!(s, json!({"type": "string", "enum": ["first", "second"]}));
-    }
-
-    #[test]
-    fn internally_tagged_enum_hoists_properties_and_keeps_discriminators() {
-        let s = schema::<Internally>();
-        assert_eq!(s["type"], "object");
-        assert_eq!(s["properties"]["kind"], json!({"type": "string", "enum": ["Git", "Image", "Empty"]}));
-        assert_eq!(s["properties"]["url"]["type"], "string");
-        assert_eq!(s["properties"]["revision"]["nullable"], true);
-        assert_eq!(s["properties"]["image"]["type"], "string");
-        let one_of = s["oneOf"].as_array().unwrap();
-        assert_eq!(one_of.len(), 3);
-        assert_eq!(one_of[0], json!({"required": ["kind", "url"], "properties": {"kind": {"enum": ["Git"]}}}));
-        assert_eq!(one_of[2], json!({"required": ["kind"], "properties": {"kind": {"enum": ["Empty"]}}}));
-    }
-
-    #[test]
-    fn externally_tagged_struct_variants_hoist_with_their_docs() {
-        let s = schema::<External>();
-        assert_eq!(s["type"], "object");
-        assert_eq!(s["properties"]["copy"]["description"], "Copy files.");
-        assert_eq!(s["properties"]["copy"]["required"], json!(["from", "to"]));
-        assert_eq!(s["properties"]["run"]["properties"]["command"]["items"]["type"], "string");
-        assert_eq!(s["oneOf"], json!([{"required": ["copy"]}, {"required": ["run"]}]));
-        assert!(s.get("additionalProperties").is_none());
-    }
-
-    #[test]
-    fn untagged_enum_uses_any_of_with_required_only() {
-        let s = schema::<Untagged>();
-        assert_eq!(s["properties"]["name"]["type"], "string");
-        assert_eq!(s["properties"]["number"]["format"], "uint32");
-        assert_eq!(s["anyOf"], json!([{"required": ["name"]}, {"required": ["number"]}]));
-    }
-
-    #[test]
-    fn mixed_unit_and_struct_variants_preserve_unknown_fields() {
-        assert_eq!(schema::<Mixed>(), json!({PRESERVE: true}));
-    }
-
-    #[test]
     fn recursion_is_cut_with_preserve_unknown_fields() {
         let s = schema::<Tree>();
         let child = &s["properties"]["children"]["items"];
         assert_eq!(child["properties"]["name"]["type"], "string");
-        assert_eq!(child["properties"]["children"]["items"], json!({"type": "object", PRESERVE: true}));
+        assert_eq!(
+            child["properties"]["children"]["items"],
+            json!({"type": "object", PRESERVE: true})
+        );
     }
 
     #[test]
@@ -775,7 +512,10 @@ mod tests {
         assert_eq!(p["maybe_mode"]["nullable"], true);
         assert_eq!(p["maybe_mode"]["type"], "string");
         assert_eq!(p["maybe_mode"]["enum"], json!(["first", "second", null]));
-        assert!(s.get("additionalProperties").is_none(), "deny_unknown_fields is dropped");
+        assert!(
+            s.get("additionalProperties").is_none(),
+            "deny_unknown_fields is dropped"
+        );
     }
 
     #[test]
@@ -788,9 +528,14 @@ mod tests {
             rewrite(raw),
             json!({"type": "integer", "minimum": 0, "exclusiveMinimum": true, "example": 3, "nullable": true})
         );
-        assert_eq!(rewrite(json!({"type": ["integer", "string"]})), json!({INT_OR_STRING: true}));
-        assert_eq!(rewrite(json!({"allOf": [{"properties": {"a": {"type": "string"}}}, {"required": ["a"]}]})),
-            json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}));
+        assert_eq!(
+            rewrite(json!({"type": ["integer", "string"]})),
+            json!({INT_OR_STRING: true})
+        );
+        assert_eq!(
+            rewrite(json!({"allOf": [{"properties": {"a": {"type": "string"}}}, {"required": ["a"]}]})),
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})
+        );
         assert_eq!(decode_ref_name("Wrapper%3CT%3E~1x~0"), "Wrapper<T>/x~");
     }
 }

@@ -32,6 +32,7 @@ pub fn apply_json_patch(target: &mut Value, patch: &json_patch::Patch) -> Result
     for (index, operation) in patch.iter().enumerate() {
         apply_operation(&mut doc, operation).map_err(|failure| match failure {
             Failure::TestFailed => PatchError::TestFailed {
+                index,
                 path: operation.path().to_string(),
             },
             Failure::Other(reason) => PatchError::JsonPatchOperation {
@@ -356,7 +357,7 @@ mod tests {
             json!({"baz": "qux"}),
             json!([{"op": "test", "path": "/baz", "value": "bar"}]),
         );
-        assert!(matches!(err, Err(PatchError::TestFailed { path }) if path == "/baz"));
+        assert!(matches!(err, Err(PatchError::TestFailed { path, .. }) if path == "/baz"));
     }
 
     #[test]
@@ -412,7 +413,7 @@ mod tests {
             json!({"/": 9, "~1": 10}),
             json!([{"op": "test", "path": "/~01", "value": "10"}]),
         );
-        assert!(matches!(err, Err(PatchError::TestFailed { path }) if path == "/~01"));
+        assert!(matches!(err, Err(PatchError::TestFailed { path, .. }) if path == "/~01"));
     }
 
     #[test]

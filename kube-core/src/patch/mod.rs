@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use json::apply_json_patch;
 pub use merge::apply_merge_patch;
-pub use strategic::apply_strategic_merge_patch;
+pub use strategic::{apply_strategic_merge_patch, supports_strategic_merge};
 
 /// Content type of a JSON merge patch (RFC 7386).
 pub const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -87,8 +87,10 @@ pub enum PatchError {
         reason: String,
     },
     /// A `test` operation found a different value.
-    #[error("json patch test at {path} failed: value differs")]
+    #[error("json patch operation {index} (test) at {path} failed: value differs")]
     TestFailed {
+        /// Index of the failing `test` operation in the patch.
+        index: usize,
         /// The JSON pointer that was tested.
         path: String,
     },

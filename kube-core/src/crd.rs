@@ -1,1 +1,0 @@
-//! CustomResourceDefinitions from Rust types (being written).
