@@ -238,8 +238,8 @@ impl WatchParams {
         Ok(())
     }
 
-    /// The query string for a watch from `resource_version` (empty: start from now, or with
-    /// `send_initial_events`, from the current state).
+    /// The query string for a watch from `resource_version`. Empty or `"0"`: the server first
+    /// sends the current state as ADDED events, then the changes; a revision: the changes after it.
     pub fn to_query(&self, resource_version: &str) -> Result<String, ParamsError> {
         self.validate()?;
         let mut q = Query::new();

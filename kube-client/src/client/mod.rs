@@ -99,7 +99,7 @@ impl Client {
                 base,
                 default_namespace: config.default_namespace.clone(),
                 auth,
-                limiter: config.qps.map(|qps| TokenBucket::new(qps, config.burst)),
+                limiter: rate_limiter(config.qps, config.burst),
                 retry: RetryPolicy { max_retries: config.max_retries, ..RetryPolicy::default() },
                 read_timeout: config.read_timeout,
             }),
@@ -252,6 +252,16 @@ impl Client {
     /// `GET /version`.
     pub async fn apiserver_version(&self) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
         self.request(get("/version")?).await
+    }
+}
+
+/// The client-side rate limiter for a configured QPS, as client-go reads it: `None` or a negative
+/// value turns limiting off, `0` means the default.
+fn rate_limiter(qps: Option<f32>, burst: u32) -> Option<TokenBucket> {
+    match qps {
+        Some(q) if q > 0.0 && q.is_finite() => Some(TokenBucket::new(q, burst)),
+        Some(q) if q == 0.0 => Some(TokenBucket::new(crate::config::DEFAULT_QPS, burst.max(1))),
+        _ => None,
     }
 }
 

@@ -59,7 +59,8 @@ pub struct Config {
     pub proxy_url: Option<http::Uri>,
     /// The `User-Agent` header; defaults to `kube-client/<version>`.
     pub user_agent: Option<String>,
-    /// Client-side rate limit: sustained queries per second. `None` turns rate limiting off.
+    /// Client-side rate limit: sustained queries per second. `None` or a negative value turns
+    /// rate limiting off; `0` means [`DEFAULT_QPS`].
     pub qps: Option<f32>,
     /// Client-side rate limit: burst size.
     pub burst: u32,

@@ -4,7 +4,16 @@
 use serde_json::{Value, json};
 
 /// Every verb of a namespaced built-in resource, in the order kube-apiserver lists them.
-const ALL_VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// One resource the fake serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +63,10 @@ impl ResourceDef {
 
     /// A cluster-scoped resource with every verb and no subresource.
     pub fn cluster(group: &str, version: &str, kind: &str, plural: &str) -> Self {
-        Self { namespaced: false, ..Self::namespaced(group, version, kind, plural) }
+        Self {
+            namespaced: false,
+            ..Self::namespaced(group, version, kind, plural)
+        }
     }
 
     /// Add short names.
@@ -77,13 +89,21 @@ impl ResourceDef {
 
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// The group-qualified resource as Kubernetes names it in messages: `pods`,
     /// `deployments.apps`.
     pub fn group_resource(&self) -> String {
-        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// Whether `verb` is allowed.
@@ -95,10 +115,14 @@ impl ResourceDef {
 /// What a fresh fake serves: pods, configmaps and namespaces in the core group, deployments in
 /// `apps`.
 pub fn builtin() -> Vec<ResourceDef> {
-    let mut pods =
-        ResourceDef::namespaced("", "v1", "Pod", "pods").short_names(&["po"]).in_all().with_status();
+    let mut pods = ResourceDef::namespaced("", "v1", "Pod", "pods")
+        .short_names(&["po"])
+        .in_all()
+        .with_status();
     pods.returns_deleted_object = true;
-    let mut namespaces = ResourceDef::cluster("", "v1", "Namespace", "namespaces").short_names(&["ns"]).with_status();
+    let mut namespaces = ResourceDef::cluster("", "v1", "Namespace", "namespaces")
+        .short_names(&["ns"])
+        .with_status();
     namespaces.verbs.retain(|v| v != "deletecollection");
     vec![
         pods,
@@ -154,7 +178,10 @@ pub fn api_group_list(defs: &[ResourceDef]) -> Value {
 
 /// `GET /api/v1` or `/apis/{group}/{version}`; `None` when the group version is not served.
 pub fn api_resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option<Value> {
-    let served: Vec<&ResourceDef> = defs.iter().filter(|d| d.group == group && d.version == version).collect();
+    let served: Vec<&ResourceDef> = defs
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .collect();
     if served.is_empty() {
         return None;
     }
@@ -185,8 +212,14 @@ pub fn api_resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Op
             }));
         }
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
 }
 
 /// `GET /version`.

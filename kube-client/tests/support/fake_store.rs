@@ -99,7 +99,11 @@ impl Watcher {
     /// The event this watcher sees for `change`, if any: an object moving into its selection
     /// is ADDED, one moving out is DELETED, as kube-apiserver's watch cache reports them.
     fn event_for<'a>(&self, change: &'a Change) -> Option<(&'static str, &'a Value)> {
-        if change.key.resource != self.resource || self.namespace.as_ref().is_some_and(|ns| *ns != change.key.namespace)
+        if change.key.resource != self.resource
+            || self
+                .namespace
+                .as_ref()
+                .is_some_and(|ns| *ns != change.key.namespace)
         {
             return None;
         }
@@ -159,6 +163,13 @@ fn now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Remove a member of a JSON object, if it is one.
+fn remove(object: &mut Value, field: &str) {
+    if let Some(o) = object.as_object_mut() {
+        o.remove(field);
+    }
+}
+
 fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object["metadata"][field].as_str().filter(|s| !s.is_empty())
 }
@@ -194,16 +205,23 @@ impl Store {
             compacted: 0,
             watchers: Vec::new(),
         };
-        let ns = store.def("", "v1", "namespaces").expect("namespaces are built in");
+        let ns = store
+            .def("", "v1", "namespaces")
+            .expect("namespaces are built in");
         for name in ["default", "kube-system"] {
-            store.create(&ns, None, json!({"metadata": {"name": name}})).expect("create namespace");
+            store
+                .create(&ns, None, json!({"metadata": {"name": name}}))
+                .expect("create namespace");
         }
         store
     }
 
     /// The resource served at `group/version/plural`.
     pub fn def(&self, group: &str, version: &str, plural: &str) -> Option<ResourceDef> {
-        self.defs.iter().find(|d| d.group == group && d.version == version && d.plural == plural).cloned()
+        self.defs
+            .iter()
+            .find(|d| d.group == group && d.version == version && d.plural == plural)
+            .cloned()
     }
 
     /// The latest resourceVersion.
@@ -212,7 +230,11 @@ impl Store {
     }
 
     fn key(def: &ResourceDef, namespace: Option<&str>, name: &str) -> Key {
-        Key { resource: def.group_resource(), namespace: namespace.unwrap_or_default().into(), name: name.into() }
+        Key {
+            resource: def.group_resource(),
+            namespace: namespace.unwrap_or_default().into(),
+            name: name.into(),
+        }
     }
 
     /// Read one object directly (for assertions).
@@ -221,7 +243,8 @@ impl Store {
     }
 
     pub fn get(&self, def: &ResourceDef, namespace: Option<&str>, name: &str) -> Result<Value> {
-        self.object(def, namespace, name).ok_or_else(|| Status::not_found(&def.group_resource(), name))
+        self.object(def, namespace, name)
+            .ok_or_else(|| Status::not_found(&def.group_resource(), name))
     }
 
     fn bump(&mut self) -> u64 {
@@ -230,7 +253,13 @@ impl Store {
     }
 
     fn record(&mut self, key: Key, kind: ChangeKind, old: Option<Value>, new: Value) {
-        let change = Change { rv: self.rv, key, kind, old, new };
+        let change = Change {
+            rv: self.rv,
+            key,
+            kind,
+            old,
+            new,
+        };
         self.watchers.retain(|w| match w.event_for(&change) {
             Some((kind, object)) => w.line(kind, object),
             None => !w.tx.is_closed(),
@@ -242,7 +271,9 @@ impl Store {
     /// them in.
     fn check_body(&self, def: &ResourceDef, namespace: Option<&str>, body: &mut Value) -> Result<()> {
         if !body.is_object() || (!body["metadata"].is_object() && !body["metadata"].is_null()) {
-            return Err(Status::bad_request("the body of the request is not a JSON object"));
+            return Err(Status::bad_request(
+                "the body of the request is not a JSON object",
+            ));
         }
         let api_version = def.api_version();
         if let Some(v) = body["apiVersion"].as_str().filter(|v| *v != api_version) {
@@ -261,7 +292,10 @@ impl Store {
         let meta = &mut body["metadata"];
         if def.namespaced {
             let ns = namespace.unwrap_or_default();
-            if meta["namespace"].as_str().is_some_and(|n| !n.is_empty() && n != ns) {
+            if meta["namespace"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty() && n != ns)
+            {
                 return Err(Status::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ));
@@ -286,20 +320,39 @@ impl Store {
             (Some(name), _) => name.to_string(),
             (None, Some(prefix)) => {
                 const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-                let suffix: String =
-                    (0..5).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
+                let suffix: String = (0..5)
+                    .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+                    .collect();
                 format!("{prefix}{suffix}")
             }
             (None, None) => {
-                return Err(invalid(def, "", "FieldValueRequired", "metadata.name", "Required value: name or generateName is required"));
+                return Err(invalid(
+                    def,
+                    "",
+                    "FieldValueRequired",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                ));
             }
         };
         if let Err(errs) = kube_core::selector::validate_dns1123_subdomain(&name) {
             let message = format!("Invalid value: {name:?}: {}", errs.join("; "));
-            return Err(invalid(def, &name, "FieldValueInvalid", "metadata.name", &message));
+            return Err(invalid(
+                def,
+                &name,
+                "FieldValueInvalid",
+                "metadata.name",
+                &message,
+            ));
         }
         if def.kind == "Pod" && body["spec"]["containers"].as_array().is_none_or(Vec::is_empty) {
-            return Err(invalid(def, &name, "FieldValueRequired", "spec.containers", "Required value"));
+            return Err(invalid(
+                def,
+                &name,
+                "FieldValueRequired",
+                "spec.containers",
+                "Required value",
+            ));
         }
         let key = Self::key(def, namespace.filter(|_| def.namespaced), &name);
         if self.objects.contains_key(&key) {
@@ -308,7 +361,11 @@ impl Store {
         let rv = self.bump();
         let meta = &mut body["metadata"];
         meta["name"] = json!(name);
-        meta["uid"] = json!(format!("{:08x}-0000-4000-8000-{:012x}", rand::random::<u32>(), rv));
+        meta["uid"] = json!(format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            rand::random::<u32>(),
+            rv
+        ));
         meta["resourceVersion"] = json!(rv.to_string());
         meta["creationTimestamp"] = json!(now());
         if let Some(m) = meta.as_object_mut() {
@@ -319,7 +376,7 @@ impl Store {
             "Pod" => body["status"] = json!({"phase": "Pending"}),
             "Namespace" => body["status"] = json!({"phase": "Active"}),
             _ if def.status => {
-                body.as_object_mut().map(|o| o.remove("status"));
+                remove(&mut body, "status");
             }
             _ => {}
         }
@@ -366,13 +423,19 @@ impl Store {
             new["status"] = current["status"].clone();
         }
         if new["status"].is_null() {
-            new.as_object_mut().map(|o| o.remove("status"));
+            remove(&mut new, "status");
         }
-        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+        ] {
             match current["metadata"].get(field) {
                 Some(v) => new["metadata"][field] = v.clone(),
                 None => {
-                    new["metadata"].as_object_mut().map(|m| m.remove(field));
+                    remove(&mut new["metadata"], field);
                 }
             }
         }
@@ -388,7 +451,9 @@ impl Store {
         }
         let rv = self.bump();
         new["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let finalizers_left = new["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+        let finalizers_left = new["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
         if new["metadata"]["deletionTimestamp"].is_string() && !finalizers_left {
             self.objects.remove(&key);
             self.record(key, ChangeKind::Deleted, Some(old), new.clone());
@@ -417,7 +482,9 @@ impl Store {
             Status::failure(
                 415,
                 kube_core::status::reason::UNSUPPORTED_MEDIA_TYPE,
-                format!("the body of the request was in an unknown format - accepted media types include: {types}"),
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: {types}"
+                ),
             )
         };
         let media = content_type.split(';').next().unwrap_or_default().trim();
@@ -432,11 +499,18 @@ impl Store {
             kube_core::patch::STRATEGIC_MERGE_PATCH
                 if kube_core::patch::strategic::supports_strategic_merge(&def.api_version(), &def.kind) =>
             {
-                kube_core::patch::apply_strategic_merge_patch(&mut doc, &patch, &def.api_version(), &def.kind)
-                    .map_err(|e| Status::bad_request(e.to_string()))?;
+                kube_core::patch::apply_strategic_merge_patch(
+                    &mut doc,
+                    &patch,
+                    &def.api_version(),
+                    &def.kind,
+                )
+                .map_err(|e| Status::bad_request(e.to_string()))?;
             }
             kube_core::patch::STRATEGIC_MERGE_PATCH => {
-                return Err(unsupported("application/json-patch+json, application/merge-patch+json"));
+                return Err(unsupported(
+                    "application/json-patch+json, application/merge-patch+json",
+                ));
             }
             _ => {
                 // Server-side apply is not modelled by this fake.
@@ -449,20 +523,31 @@ impl Store {
     }
 
     /// `DELETE` one object: the response body (the object, or a `Status`).
-    pub fn delete(&mut self, def: &ResourceDef, namespace: Option<&str>, name: &str, options: &Value) -> Result<Value> {
+    pub fn delete(
+        &mut self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+        options: &Value,
+    ) -> Result<Value> {
         let current = self.get(def, namespace, name)?;
         let pre = &options["preconditions"];
         for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
             if let Some(want) = pre[field].as_str() {
                 let have = meta_str(&current, field).unwrap_or_default();
                 if want != have {
-                    let why = format!("Precondition failed: {label} in precondition: {want}, {label} in object meta: {have}");
+                    let why = format!(
+                        "Precondition failed: {label} in precondition: {want}, {label} in object meta: {have}"
+                    );
                     return Err(Status::conflict(&def.group_resource(), name, &why));
                 }
             }
         }
         let key = Self::key(def, namespace.filter(|_| def.namespaced), name);
-        if current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
+        if current["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+        {
             let mut pending = current.clone();
             if !pending["metadata"]["deletionTimestamp"].is_string() {
                 pending["metadata"]["deletionTimestamp"] = json!(now());
@@ -478,7 +563,11 @@ impl Store {
         if def.returns_deleted_object {
             Ok(gone)
         } else {
-            Ok(status_success(def, name, meta_str(&gone, "uid").unwrap_or_default()))
+            Ok(status_success(
+                def,
+                name,
+                meta_str(&gone, "uid").unwrap_or_default(),
+            ))
         }
     }
 
@@ -526,10 +615,21 @@ impl Store {
                          You can start a new list without the continue parameter.",
                     ));
                 }
-                (t.rv, Some(Key { resource: resource.clone(), namespace: t.namespace, name: t.name }))
+                (
+                    t.rv,
+                    Some(Key {
+                        resource: resource.clone(),
+                        namespace: t.namespace,
+                        name: t.name,
+                    }),
+                )
             }
         };
-        let from = start.clone().unwrap_or(Key { resource: resource.clone(), namespace: String::new(), name: String::new() });
+        let from = start.clone().unwrap_or(Key {
+            resource: resource.clone(),
+            namespace: String::new(),
+            name: String::new(),
+        });
         let mut matching = self
             .objects
             .range(from..)
@@ -552,9 +652,14 @@ impl Store {
         let remaining = matching.count();
         let mut metadata = json!({"resourceVersion": rv.to_string()});
         if let (true, Some(k)) = (remaining > 0, last) {
-            let token = ContinueToken { rv, namespace: k.namespace.clone(), name: k.name.clone() };
-            metadata["continue"] =
-                json!(base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&token).expect("JSON")));
+            let token = ContinueToken {
+                rv,
+                namespace: k.namespace.clone(),
+                name: k.name.clone(),
+            };
+            metadata["continue"] = json!(
+                base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&token).expect("JSON"))
+            );
             if selection.is_empty() {
                 metadata["remainingItemCount"] = json!(remaining);
             }
@@ -606,10 +711,13 @@ impl Store {
             }
         } else {
             let from: u64 = resource_version.parse().map_err(|_| {
-                Status::bad_request(format!("resourceVersion: Invalid value: {resource_version:?}: must be a number"))
+                Status::bad_request(format!(
+                    "resourceVersion: Invalid value: {resource_version:?}: must be a number"
+                ))
             })?;
             if from < self.compacted {
-                let status = Status::expired(format!("too old resource version: {from} ({})", self.compacted));
+                let status =
+                    Status::expired(format!("too old resource version: {from} ({})", self.compacted));
                 watcher.line("ERROR", &serde_json::to_value(status).expect("JSON"));
                 watcher.send(WatchMsg::Close);
                 return Ok(());
@@ -634,8 +742,13 @@ impl Store {
 
     /// Send a BOOKMARK at the current resourceVersion to every watcher that allows them.
     pub fn send_bookmarks(&mut self) {
-        let lines: Vec<(usize, Value)> =
-            self.watchers.iter().enumerate().filter(|(_, w)| w.bookmarks).map(|(i, w)| (i, self.bookmark(w, false))).collect();
+        let lines: Vec<(usize, Value)> = self
+            .watchers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.bookmarks)
+            .map(|(i, w)| (i, self.bookmark(w, false)))
+            .collect();
         for (i, object) in lines {
             self.watchers[i].line("BOOKMARK", &object);
         }
@@ -651,7 +764,10 @@ impl Store {
     /// Break every watch connection in the middle of an event.
     pub fn break_watches(&mut self) {
         for w in self.watchers.drain(..) {
-            let half = format!(r#"{{"type":"MODIFIED","object":{{"apiVersion":"{}","kind":"{}","metadata":{{"na"#, w.api_version, w.kind);
+            let half = format!(
+                r#"{{"type":"MODIFIED","object":{{"apiVersion":"{}","kind":"{}","metadata":{{"na"#,
+                w.api_version, w.kind
+            );
             w.send(WatchMsg::Abort(half.into()));
         }
     }
@@ -670,7 +786,11 @@ impl Store {
 }
 
 fn invalid(def: &ResourceDef, name: &str, reason: &str, field: &str, message: &str) -> Status {
-    let cause = StatusCause { reason: reason.into(), message: message.into(), field: field.into() };
+    let cause = StatusCause {
+        reason: reason.into(),
+        message: message.into(),
+        field: field.into(),
+    };
     let mut status = Status::invalid(&def.kind, name, vec![cause]);
     if let Some(d) = status.details.as_mut() {
         d.group = def.group.clone();
