@@ -1,3 +1,20 @@
 //! The reference apiserver: the only component that touches storage.
 //!
-//! Not built yet: the reference-apiserver issue fills this crate (storage, REST, list-watch).
+//! Start here: [`server::ApiState::new`] builds the server over a [`storage::Storage`] backend
+//! and [`server::router`] serves it; [`testing::TestServer`] runs one in-process on a random
+//! loopback port for tests. The request path: [`server`] (limits, authentication,
+//! authorization) → [`handlers`] (one per verb, generic over the [`registry`]) →
+//! [`watch_cache`] for reads and watches, [`storage`] for writes.
+
+pub mod allocator;
+pub mod defaults;
+pub mod discovery;
+pub mod handlers;
+pub mod metrics;
+pub mod object;
+pub mod registry;
+pub mod server;
+pub mod storage;
+pub mod testing;
+pub mod validation;
+pub mod watch_cache;

@@ -1,0 +1,239 @@
+//! Service address allocation: cluster IPs from a configurable range (by default inside
+//! 127.0.0.0/8, so that local tests never leave loopback) and NodePorts from 30000-32767.
+//!
+//! Allocations live in memory and are rebuilt from the stored services at start.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use kube_core::Status;
+use kube_core::status::StatusCause;
+use parking_lot::Mutex;
+use rand::Rng;
+use serde_json::{Value, json};
+
+/// The NodePort range.
+pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
+
+/// An IPv4 range in CIDR form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    base: u32,
+    bits: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ip, bits) = s.split_once('/').ok_or_else(|| format!("invalid CIDR {s:?}: expected a.b.c.d/n"))?;
+        let ip: Ipv4Addr = ip.parse().map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
+        let bits: u8 = bits.parse().map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
+        if !(8..=30).contains(&bits) {
+            return Err(format!("invalid CIDR {s:?}: the prefix length must be between 8 and 30"));
+        }
+        let mask = u32::MAX << (32 - bits);
+        Ok(Cidr { base: u32::from(ip) & mask, bits })
+    }
+}
+
+impl Cidr {
+    fn size(&self) -> u32 {
+        1 << (32 - self.bits)
+    }
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & (u32::MAX << (32 - self.bits)) == self.base
+    }
+    /// The first usable address (Kubernetes gives it to the `kubernetes` service).
+    pub fn first(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 1)
+    }
+}
+
+/// What one service was given, to release on failure or deletion.
+#[derive(Debug, Clone, Default)]
+pub struct Allocation {
+    ip: Option<Ipv4Addr>,
+    ports: Vec<u16>,
+}
+
+/// The allocator.
+#[derive(Debug)]
+pub struct ServiceAllocator {
+    range: Cidr,
+    used: Mutex<(HashSet<Ipv4Addr>, HashSet<u16>)>,
+}
+
+fn invalid(name: &str, field: &str, message: String) -> Status {
+    Status::invalid("Service", name, vec![StatusCause { reason: "FieldValueInvalid".into(), message, field: field.into() }])
+}
+
+impl ServiceAllocator {
+    /// An allocator over `range`.
+    pub fn new(range: Cidr) -> Self {
+        Self { range, used: Mutex::new((HashSet::new(), HashSet::new())) }
+    }
+
+    /// Mark what an existing service holds (at start).
+    pub fn restore(&self, svc: &Value) {
+        let mut used = self.used.lock();
+        if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|s| s.parse().ok()) {
+            used.0.insert(ip);
+        }
+        for p in node_ports(svc) {
+            used.1.insert(p);
+        }
+    }
+
+    /// Give a new service its cluster IP and node ports (or check the ones it asks for).
+    pub fn allocate(&self, svc: &mut Value) -> Result<Allocation, Status> {
+        let name = svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let ty = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        let mut used = self.used.lock();
+        let mut alloc = Allocation::default();
+        if ty != "ExternalName" {
+            let requested = svc.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
+            if requested != "None" {
+                let ip = if requested.is_empty() {
+                    let free = self.range.size().saturating_sub(2) as usize - used.0.len().min(self.range.size() as usize);
+                    if free == 0 {
+                        return Err(Status::failure(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full"));
+                    }
+                    let mut rng = rand::rng();
+                    loop {
+                        let candidate = Ipv4Addr::from(self.range.base + rng.random_range(1..self.range.size() - 1));
+                        if !used.0.contains(&candidate) {
+                            break candidate;
+                        }
+                    }
+                } else {
+                    let ip: Ipv4Addr = requested
+                        .parse()
+                        .map_err(|_| invalid(&name, "spec.clusterIPs", format!("Invalid value: {requested:?}: must be a valid IP address")))?;
+                    if !self.range.contains(ip) {
+                        return Err(invalid(
+                            &name,
+                            "spec.clusterIPs",
+                            format!("Invalid value: {requested:?}: failed to allocate IP {requested}: provided IP is not in the valid range"),
+                        ));
+                    }
+                    if used.0.contains(&ip) {
+                        return Err(invalid(
+                            &name,
+                            "spec.clusterIPs",
+                            format!("Invalid value: {requested:?}: failed to allocate IP {requested}: provided IP is already allocated"),
+                        ));
+                    }
+                    ip
+                };
+                used.0.insert(ip);
+                alloc.ip = Some(ip);
+                svc["spec"]["clusterIP"] = json!(ip.to_string());
+                svc["spec"]["clusterIPs"] = json!([ip.to_string()]);
+            }
+        }
+        if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+            let ports = svc.pointer_mut("/spec/ports").and_then(Value::as_array_mut);
+            for (i, port) in ports.into_iter().flatten().enumerate() {
+                let requested = port.get("nodePort").and_then(Value::as_u64).unwrap_or(0);
+                let p = if requested == 0 {
+                    let mut rng = rand::rng();
+                    let mut tries = 0;
+                    loop {
+                        let c = rng.random_range(NODE_PORTS);
+                        if !used.1.contains(&c) && !alloc.ports.contains(&c) {
+                            break c;
+                        }
+                        tries += 1;
+                        if tries > 10_000 {
+                            self.release_locked(&mut used, &alloc);
+                            return Err(Status::failure(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full"));
+                        }
+                    }
+                } else {
+                    let p = u16::try_from(requested).ok().filter(|p| NODE_PORTS.contains(p));
+                    let field = format!("spec.ports[{i}].nodePort");
+                    let Some(p) = p else {
+                        self.release_locked(&mut used, &alloc);
+                        return Err(invalid(&name, &field, format!("Invalid value: {requested}: provided port is not in the valid range. The range of valid ports is 30000-32767")));
+                    };
+                    if used.1.contains(&p) || alloc.ports.contains(&p) {
+                        self.release_locked(&mut used, &alloc);
+                        return Err(invalid(&name, &field, format!("Invalid value: {requested}: provided port is already allocated")));
+                    }
+                    p
+                };
+                alloc.ports.push(p);
+                port["nodePort"] = json!(p);
+            }
+            for p in &alloc.ports {
+                used.1.insert(*p);
+            }
+        }
+        Ok(alloc)
+    }
+
+    fn release_locked(&self, used: &mut (HashSet<Ipv4Addr>, HashSet<u16>), alloc: &Allocation) {
+        if let Some(ip) = alloc.ip {
+            used.0.remove(&ip);
+        }
+        for p in &alloc.ports {
+            used.1.remove(p);
+        }
+    }
+
+    /// Give back an allocation.
+    pub fn release(&self, alloc: &Allocation) {
+        self.release_locked(&mut self.used.lock(), alloc);
+    }
+
+    /// Give back what a deleted service held.
+    pub fn release_object(&self, svc: &Value) {
+        let ip = svc.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|s| s.parse().ok());
+        self.release(&Allocation { ip, ports: node_ports(svc) });
+    }
+}
+
+fn node_ports(svc: &Value) -> Vec<u16> {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_unique_ips_and_ports_and_rejects_conflicts() {
+        let a = ServiceAllocator::new("127.96.0.0/28".parse().unwrap());
+        let mut ips = HashSet::new();
+        for i in 0..14 {
+            let mut svc = json!({"metadata": {"name": format!("s{i}")}, "spec": {"ports": [{"port": 80}]}});
+            a.allocate(&mut svc).unwrap();
+            let ip: Ipv4Addr = svc["spec"]["clusterIP"].as_str().unwrap().parse().unwrap();
+            assert!("127.96.0.0/28".parse::<Cidr>().unwrap().contains(ip));
+            assert!(ips.insert(ip));
+        }
+        let mut full = json!({"metadata": {"name": "x"}, "spec": {}});
+        assert_eq!(a.allocate(&mut full).unwrap_err().code, 500);
+
+        let a = ServiceAllocator::new("127.96.0.0/16".parse().unwrap());
+        let mut np = json!({"metadata": {"name": "n"}, "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}, {"port": 81}]}});
+        a.allocate(&mut np).unwrap();
+        assert!(NODE_PORTS.contains(&(np["spec"]["ports"][1]["nodePort"].as_u64().unwrap() as u16)));
+        let mut clash = json!({"metadata": {"name": "c"}, "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}});
+        let err = a.allocate(&mut clash).unwrap_err();
+        assert_eq!(err.code, 422);
+        assert!(err.message.contains("provided port is already allocated"), "{}", err.message);
+        a.release_object(&np);
+        a.allocate(&mut clash).unwrap();
+        let mut headless = json!({"metadata": {"name": "h"}, "spec": {"clusterIP": "None"}});
+        a.allocate(&mut headless).unwrap();
+        assert_eq!(headless["spec"]["clusterIP"], "None");
+        let mut outside = json!({"metadata": {"name": "o"}, "spec": {"clusterIP": "10.0.0.1"}});
+        assert!(a.allocate(&mut outside).unwrap_err().message.contains("not in the valid range"));
+    }
+}

@@ -1,0 +1,163 @@
+//! `POST` a new object.
+
+use http::StatusCode;
+use kube_core::Status;
+use serde_json::{Value, json};
+
+use super::write::{check_identity, decode_typed, default_and_validate, parse_body, with_warnings};
+use super::{Ctx, HandlerResult, internal, storage_status};
+use crate::object::{from_storage, generate_name, meta_mut, meta_str, new_uid, now_rfc3339, to_storage};
+
+/// The create handler.
+pub async fn create(ctx: &Ctx) -> HandlerResult {
+    let mut obj = parse_body(ctx)?;
+    check_identity(ctx, &mut obj)?;
+    let (object, warnings) = create_object(ctx, obj).await?;
+    Ok(with_warnings(super::json(StatusCode::CREATED, &object), &warnings))
+}
+
+/// Create `obj` (identity already checked): name, namespace, server-set metadata, status reset,
+/// typed decoding, defaults, validation, allocation, storage.
+pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<String>), Status> {
+    {
+        let meta = meta_mut(&mut obj);
+        if meta.get("resourceVersion").and_then(Value::as_str).is_some_and(|rv| !rv.is_empty()) {
+            return Err(Status::bad_request("resourceVersion should not be set on objects to be created"));
+        }
+        let name = meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string);
+        if name.is_none() {
+            match meta.get("generateName").and_then(Value::as_str).filter(|g| !g.is_empty()) {
+                Some(prefix) => {
+                    let generated = generate_name(prefix);
+                    meta.insert("name".into(), generated.into());
+                }
+                None => {
+                    return Err(Status::invalid(
+                        ctx.def.kind,
+                        "",
+                        vec![kube_core::status::StatusCause {
+                            reason: "FieldValueRequired".into(),
+                            message: "Required value: name or generateName is required".into(),
+                            field: "metadata.name".into(),
+                        }],
+                    ));
+                }
+            }
+        }
+        meta.insert("uid".into(), new_uid().into());
+        meta.insert("creationTimestamp".into(), now_rfc3339().into());
+        meta.remove("deletionTimestamp");
+        meta.remove("deletionGracePeriodSeconds");
+        meta.remove("selfLink");
+        if ctx.def.tracks_generation {
+            meta.insert("generation".into(), 1.into());
+        } else {
+            meta.remove("generation");
+        }
+    }
+    if ctx.def.namespaced {
+        check_namespace(ctx, meta_str(&obj, "name").unwrap_or_default()).await?;
+    }
+    reset_status(ctx, &mut obj);
+    let (mut obj, warnings) = decode_typed(ctx, obj)?;
+    default_and_validate(ctx, &mut obj, None)?;
+    if ctx.def.group.is_empty() && ctx.def.kind == "Pod" {
+        set_pod_qos(&mut obj);
+    }
+    let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+    let key = ctx.def.key(ctx.namespace(), &name);
+    let allocated = if ctx.def.group.is_empty() && ctx.def.kind == "Service" {
+        Some(ctx.state.services.allocate(&mut obj)?)
+    } else {
+        None
+    };
+    if ctx.dry_run() {
+        if let Some(a) = allocated {
+            ctx.state.services.release(&a);
+        }
+        return Ok((obj, warnings));
+    }
+    let bytes = to_storage(obj);
+    match ctx.state.storage.create(&key, bytes.clone()).await {
+        Ok(kv) => Ok((from_storage(&bytes, kv.mod_revision).map_err(internal)?, warnings)),
+        Err(e) => {
+            if let Some(a) = allocated {
+                ctx.state.services.release(&a);
+            }
+            Err(storage_status(&ctx.def, &name, e))
+        }
+    }
+}
+
+/// The namespace must exist and not be terminating.
+pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
+    let ns = ctx.namespace().unwrap_or_default();
+    let key = format!("/registry/namespaces/{ns}");
+    let kv = ctx.state.storage.get(&key).await.map_err(internal)?;
+    let Some(kv) = kv else { return Err(Status::not_found("namespaces", ns)) };
+    let obj: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
+    if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        return Err(Status::failure(
+            403,
+            kube_core::status::reason::FORBIDDEN,
+            format!(
+                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                ctx.def.qualified_plural(),
+                name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a new object's status starts as, per resource (kube-apiserver's `PrepareForCreate`).
+fn reset_status(ctx: &Ctx, obj: &mut Value) {
+    if !ctx.def.has_status() {
+        return;
+    }
+    let root = obj.as_object_mut().expect("object");
+    let status = match (ctx.def.group, ctx.def.kind) {
+        ("", "Node") => return,
+        ("", "Pod") => json!({"phase": "Pending"}),
+        ("", "Namespace") => json!({"phase": "Active"}),
+        ("", "PersistentVolume" | "PersistentVolumeClaim") => json!({"phase": "Pending"}),
+        _ => json!({}),
+    };
+    root.insert("status".into(), status);
+}
+
+/// `status.qosClass` from the containers' requests and limits.
+fn set_pod_qos(pod: &mut Value) {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|f| pod.pointer(&format!("/spec/{f}")).and_then(Value::as_array))
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let requests = c.pointer("/resources/requests").and_then(Value::as_object);
+        let limits = c.pointer("/resources/limits").and_then(Value::as_object);
+        for r in ["cpu", "memory"] {
+            let req = requests.and_then(|m| m.get(r));
+            let lim = limits.and_then(|m| m.get(r));
+            if req.is_some() || lim.is_some() {
+                any = true;
+            }
+            // A limit without a request defaults the request to the limit.
+            if lim.is_none() || req.is_some_and(|q| Some(q) != lim) {
+                guaranteed = false;
+            }
+        }
+    }
+    let class = if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    };
+    if let Some(status) = pod.get_mut("status").and_then(Value::as_object_mut) {
+        status.insert("qosClass".into(), class.into());
+    }
+}

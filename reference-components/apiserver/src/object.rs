@@ -1,0 +1,122 @@
+//! Helpers on objects as JSON: metadata access, timestamps, names, and the conversion between
+//! the stored form (no `resourceVersion`) and the served form (with it).
+
+use bytes::Bytes;
+use rand::Rng;
+use serde_json::{Map, Value};
+
+use crate::storage::Revision;
+
+/// `metadata` of an object, created empty when missing or not an object.
+pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    let root = obj.as_object_mut().expect("objects are JSON objects");
+    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(Map::new());
+    }
+    meta.as_object_mut().expect("just made an object")
+}
+
+/// A string field of `metadata`.
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// The value at a dotted path (`spec.nodeName`), if present.
+pub fn path<'a>(obj: &'a Value, dotted: &str) -> Option<&'a Value> {
+    dotted.split('.').try_fold(obj, |v, seg| v.get(seg))
+}
+
+/// A field's value as a field selector sees it: strings as is, booleans and numbers as text,
+/// anything missing or null as `default`.
+pub fn field_value(obj: &Value, dotted: &str, default: &str) -> String {
+    match path(obj, dotted) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Null) | None => default.to_string(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Now, as Kubernetes writes `metav1.Time` (RFC 3339, whole seconds, `Z`).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `now + seconds`, in the same format.
+pub fn rfc3339_after(seconds: i64) -> String {
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds);
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A name from `generateName`: the prefix plus five random characters from Kubernetes'
+/// alphabet (no vowels, no confusable digits).
+pub fn generate_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    // Kubernetes truncates the prefix so that the name stays within 63 characters.
+    let max_prefix = 63 - 5;
+    let prefix = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
+    format!("{prefix}{suffix}")
+}
+
+/// A new uid.
+pub fn new_uid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The stored form: the object without `metadata.resourceVersion`.
+pub fn to_storage(mut obj: Value) -> Bytes {
+    meta_mut(&mut obj).remove("resourceVersion");
+    Bytes::from(serde_json::to_vec(&obj).expect("JSON values serialise"))
+}
+
+/// The served form of stored bytes: parsed, with `metadata.resourceVersion` set.
+pub fn from_storage(bytes: &[u8], rv: Revision) -> Result<Value, serde_json::Error> {
+    let mut obj: Value = serde_json::from_slice(bytes)?;
+    if obj.is_object() {
+        meta_mut(&mut obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+    Ok(obj)
+}
+
+/// Everything but `metadata` and `status`: what a change of bumps `generation`.
+pub fn spec_part(obj: &Value) -> Map<String, Value> {
+    obj.as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn storage_round_trip_stamps_the_revision() {
+        let obj = json!({"metadata": {"name": "a", "resourceVersion": "9"}, "data": {"k": "v"}});
+        let stored = to_storage(obj);
+        assert!(!String::from_utf8_lossy(&stored).contains("resourceVersion"));
+        let served = from_storage(&stored, 42).unwrap();
+        assert_eq!(served["metadata"]["resourceVersion"], "42");
+        assert_eq!(served["data"]["k"], "v");
+    }
+
+    #[test]
+    fn field_values_and_generated_names() {
+        let pod = json!({"spec": {"hostNetwork": true}, "status": {"phase": "Running"}});
+        assert_eq!(field_value(&pod, "status.phase", ""), "Running");
+        assert_eq!(field_value(&pod, "spec.hostNetwork", "false"), "true");
+        assert_eq!(field_value(&pod, "spec.nodeName", ""), "");
+        let n = generate_name("web-");
+        assert!(n.starts_with("web-") && n.len() == 9);
+        assert_eq!(generate_name(&"x".repeat(80)).len(), 63);
+    }
+}

@@ -1,0 +1,527 @@
+//! `EmbeddedStorage`: the [`Engine`] made durable in one redb file, `<data dir>/store.redb`.
+//!
+//! # Tables
+//!
+//! - `objects`: key → (create revision, modification revision, value), the latest value of
+//!   every live key;
+//! - `event_log`: revision → event (codec in `embedded/codec.rs`), every write since the
+//!   compaction point, so that watch history survives restarts: a watcher that resumes from
+//!   its last revision after a restart misses nothing still in the window;
+//! - `meta`: `revision` (the store revision) and `compacted` (the compaction point).
+//!
+//! On open the three are loaded into a fresh [`Engine`] ([`Engine::restore`]); revisions keep
+//! increasing across restarts.
+//!
+//! # The write path
+//!
+//! 1. The caller's write is checked (exists, compare-and-swap) under the *sequencer* lock
+//!    against the newest state of its key: the engine's, or the newest queued but not yet
+//!    committed write of that key (the `pending` overlay). It gets the next revision, is queued
+//!    to the writer, and becomes the pending state of its key. So the second of two
+//!    compare-and-swaps on one key in one batch sees the first one's result, and queue order is
+//!    revision order.
+//! 2. One writer thread drains the queue and commits everything it found in one redb
+//!    transaction with [`Durability::Immediate`]: a single fsync acknowledges a whole group of
+//!    concurrent writes (group commit). redb blocks, so the writer is an OS thread, not a task.
+//! 3. Only after the commit are the events applied to the engine (which publishes them to
+//!    watchers), the overlay entries cleared, and the callers answered. A write is durable when
+//!    its call returns, and what readers and watchers see is always on disk.
+//!
+//! If a commit fails, the writes of the batch and every write queued behind them (they were
+//! checked against the failed ones) fail with [`Error::Backend`], the overlay is dropped and
+//! revisions continue from the engine's, so the engine and the log always agree.
+//!
+//! Compaction goes through the same queue: it trims `event_log`, records the compaction point
+//! in `meta`, then compacts the engine.
+
+mod codec;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::oneshot;
+
+use super::engine::{Engine, EngineConfig, Snapshot, WriteOp};
+use super::{Error, Event, KeyValue, ListOptions, ListResult, Result, Revision, Storage, WatchStream};
+
+/// The file inside the data directory.
+pub const FILE_NAME: &str = "store.redb";
+
+const OBJECTS: TableDefinition<'_, &str, (u64, u64, &[u8])> = TableDefinition::new("objects");
+const EVENT_LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("event_log");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const META_REVISION: &str = "revision";
+const META_COMPACTED: &str = "compacted";
+
+/// The most writes committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+/// How long the writer waits for the writers of the previous group to come back before it
+/// commits a smaller group (see [`Writer::run`]).
+const LINGER: Duration = Duration::from_micros(500);
+
+/// A durable store in one data directory. Every acknowledged write survives `kill -9`.
+///
+/// ```
+/// # use reference_apiserver::storage::{EmbeddedStorage, Storage};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> reference_apiserver::storage::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = EmbeddedStorage::open(dir.path())?;
+/// let kv = store.create("/registry/pods/default/web", "{}".into()).await?;
+/// drop(store);
+/// let store = EmbeddedStorage::open(dir.path())?;
+/// assert_eq!(store.get("/registry/pods/default/web").await?, Some(kv));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct EmbeddedStorage {
+    engine: Arc<Engine>,
+    sequencer: Arc<Mutex<Sequencer>>,
+    stats: Arc<Counters>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    path: PathBuf,
+}
+
+/// What the writer has done since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Durable transactions committed with writes in them.
+    pub commits: u64,
+    /// Writes committed (`writes / commits` is the average group size).
+    pub writes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// Writes checked and numbered but not yet committed.
+#[derive(Debug)]
+struct Sequencer {
+    /// The revision the next write gets.
+    next: Revision,
+    /// The newest queued state of each key with writes in flight.
+    pending: HashMap<String, Pending>,
+    /// The writer's queue; `None` once the store is closing.
+    queue: Option<mpsc::Sender<Msg>>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    /// The key after its newest queued write (`None`: deleted).
+    latest: Option<KeyValue>,
+    /// How many queued writes of the key are not committed yet.
+    in_flight: usize,
+}
+
+#[derive(Debug)]
+enum Msg {
+    Write(QueuedWrite),
+    Compact {
+        revision: Revision,
+        done: oneshot::Sender<Result<()>>,
+    },
+}
+
+#[derive(Debug)]
+struct QueuedWrite {
+    event: Arc<Event>,
+    done: oneshot::Sender<Result<KeyValue>>,
+}
+
+fn backend(context: &str) -> impl Fn(redb::Error) -> Error + '_ {
+    move |e| Error::Backend(format!("{context}: {e}"))
+}
+
+impl EmbeddedStorage {
+    /// Opens (or creates) the store in `dir`, with the default [`EngineConfig`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(dir, EngineConfig::default())
+    }
+
+    /// Opens (or creates) the store in `dir`. The directory is created if needed.
+    pub fn open_with(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Backend(format!("creating {}: {e}", dir.display())))?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path)
+            .map_err(redb::Error::from)
+            .map_err(backend("opening the database"))?;
+        create_tables(&db).map_err(backend("creating tables"))?;
+        let snapshot = load(&db)?;
+        tracing::info!(
+            path = %path.display(),
+            revision = snapshot.revision,
+            compacted = snapshot.compacted,
+            keys = snapshot.live.len(),
+            events = snapshot.events.len(),
+            "opened embedded storage"
+        );
+        let engine = Arc::new(Engine::restore(config, snapshot)?);
+        let (queue, rx) = mpsc::channel();
+        let sequencer = Arc::new(Mutex::new(Sequencer {
+            next: engine.revision() + 1,
+            pending: HashMap::new(),
+            queue: Some(queue),
+        }));
+        let stats = Arc::new(Counters::default());
+        let writer = Writer {
+            db,
+            engine: engine.clone(),
+            sequencer: sequencer.clone(),
+            stats: stats.clone(),
+            rx,
+        };
+        let writer = std::thread::Builder::new()
+            .name("storage-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| Error::Backend(format!("starting the writer: {e}")))?;
+        Ok(EmbeddedStorage {
+            engine,
+            sequencer,
+            stats,
+            writer: Some(writer),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many commits and writes the writer has done.
+    pub fn stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            writes: self.stats.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The engine underneath (the committed state), for inspection.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    async fn write(&self, key: &str, op: WriteOp) -> Result<KeyValue> {
+        let done = {
+            let mut seq = self.sequencer.lock();
+            let current = match seq.pending.get(key) {
+                Some(pending) => pending.latest.clone(),
+                None => self.engine.get(key),
+            };
+            let event = Arc::new(op.plan(key, current.as_ref(), seq.next)?);
+            let (done, rx) = oneshot::channel();
+            let msg = Msg::Write(QueuedWrite {
+                event: event.clone(),
+                done,
+            });
+            seq.queue
+                .as_ref()
+                .ok_or_else(closed)?
+                .send(msg)
+                .map_err(|_| closed())?;
+            seq.next += 1;
+            let latest = match event.kind {
+                super::EventKind::Delete => None,
+                _ => Some(event.kv.clone()),
+            };
+            seq.pending
+                .entry(key.to_owned())
+                .and_modify(|p| {
+                    p.in_flight += 1;
+                    p.latest = latest.clone();
+                })
+                .or_insert(Pending { latest, in_flight: 1 });
+            rx
+        };
+        done.await.map_err(|_| closed())?
+    }
+}
+
+fn closed() -> Error {
+    Error::Backend("the storage writer has stopped".to_owned())
+}
+
+impl Drop for EmbeddedStorage {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and release the file.
+        self.sequencer.lock().queue = None;
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the storage writer panicked");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for EmbeddedStorage {
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        Ok(self.engine.get(key))
+    }
+
+    async fn list(&self, prefix: &str, opts: &ListOptions) -> Result<ListResult> {
+        self.engine.list(prefix, opts)
+    }
+
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.write(key, WriteOp::Create(value)).await
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
+        self.write(key, WriteOp::Update { value, expected }).await
+    }
+
+    async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
+        self.write(key, WriteOp::Delete { expected }).await
+    }
+
+    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream> {
+        self.engine.watch(prefix, from)
+    }
+
+    async fn revision(&self) -> Result<Revision> {
+        Ok(self.engine.revision())
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        if !self.engine.check_compact(revision)? {
+            return Ok(());
+        }
+        let (done, rx) = oneshot::channel();
+        self.sequencer
+            .lock()
+            .queue
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(Msg::Compact { revision, done })
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+}
+
+fn create_tables(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    txn.open_table(OBJECTS)?;
+    txn.open_table(EVENT_LOG)?;
+    txn.open_table(META)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn load(db: &Database) -> Result<Snapshot> {
+    let read = || -> Result<Snapshot, redb::Error> {
+        let txn = db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let revision = meta.get(META_REVISION)?.map_or(1, |v| v.value());
+        let compacted = meta.get(META_COMPACTED)?.map_or(0, |v| v.value());
+        let mut live = Vec::new();
+        for entry in txn.open_table(OBJECTS)?.iter()? {
+            let (key, value) = entry?;
+            let (create_revision, mod_revision, value) = value.value();
+            live.push(KeyValue {
+                key: key.value().to_owned(),
+                value: Bytes::copy_from_slice(value),
+                create_revision,
+                mod_revision,
+            });
+        }
+        let mut events = Vec::new();
+        for entry in txn.open_table(EVENT_LOG)?.range(compacted + 1..)? {
+            let (revision, bytes) = entry?;
+            let event = codec::decode(revision.value(), bytes.value())
+                .map_err(|e| redb::Error::Corrupted(format!("event {}: {e}", revision.value())))?;
+            events.push(event);
+        }
+        Ok(Snapshot {
+            revision,
+            compacted,
+            live,
+            events,
+        })
+    };
+    read().map_err(backend("loading the store"))
+}
+
+/// The single writer: owns the database, commits batches, applies them to the engine.
+struct Writer {
+    db: Database,
+    engine: Arc<Engine>,
+    sequencer: Arc<Mutex<Sequencer>>,
+    stats: Arc<Counters>,
+    rx: mpsc::Receiver<Msg>,
+}
+
+impl Writer {
+    /// Takes everything queued as one group and commits it. Callers wait for their group's
+    /// fsync and then send their next write, so the next group forms while the writer is
+    /// busy; but the writer is back before all of them are: if it took only what is queued it
+    /// would commit the early ones alone and the group would split in two. So it waits (at most
+    /// [`LINGER`]) until the group is as large as the previous one: the writers of the previous
+    /// group are likely to come back. A lone writer has groups of one and never waits.
+    fn run(mut self) {
+        let mut next = None;
+        let mut expected = 1;
+        loop {
+            let Some(msg) = next.take().or_else(|| self.rx.recv().ok()) else {
+                return;
+            };
+            let write = match msg {
+                Msg::Compact { revision, done } => {
+                    let _ = done.send(self.compact(revision));
+                    continue;
+                }
+                Msg::Write(write) => write,
+            };
+            let mut batch = vec![write];
+            let deadline = Instant::now() + LINGER;
+            while batch.len() < MAX_BATCH {
+                let msg = if batch.len() < expected {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    self.rx.recv_timeout(wait).ok()
+                } else {
+                    self.rx.try_recv().ok()
+                };
+                match msg {
+                    Some(Msg::Write(write)) => batch.push(write),
+                    Some(other) => {
+                        next = Some(other);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            expected = batch.len();
+            if !self.commit(batch) {
+                return;
+            }
+        }
+    }
+
+    /// Commits one batch; false if the writer must stop.
+    fn commit(&mut self, batch: Vec<QueuedWrite>) -> bool {
+        let events: Vec<Arc<Event>> = batch.iter().map(|w| w.event.clone()).collect();
+        if let Err(e) = persist(&self.db, &events) {
+            tracing::error!(error = %e, writes = batch.len(), "storage commit failed");
+            let error = Error::Backend(format!("commit failed: {e}"));
+            self.abandon(batch, &error);
+            return true;
+        }
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .writes
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        if let Err(error) = self.engine.apply(&events) {
+            // Cannot happen unless the sequencer and the engine disagree: stop writing rather
+            // than let memory and disk drift apart (a restart reloads from disk).
+            tracing::error!(%error, "committed writes do not fit the engine; writer stopping");
+            self.abandon(batch, &error);
+            return false;
+        }
+        {
+            let mut seq = self.sequencer.lock();
+            for event in &events {
+                let key = event.kv.key.as_str();
+                if let Some(pending) = seq.pending.get_mut(key) {
+                    pending.in_flight -= 1;
+                    if pending.in_flight == 0 {
+                        seq.pending.remove(key);
+                    }
+                }
+            }
+        }
+        for write in batch {
+            let _ = write.done.send(Ok(write.event.kv.clone()));
+        }
+        true
+    }
+
+    /// Fails `batch` and everything queued behind it, and restarts numbering from the engine.
+    fn abandon(&mut self, batch: Vec<QueuedWrite>, error: &Error) {
+        let mut seq = self.sequencer.lock();
+        seq.pending.clear();
+        seq.next = self.engine.revision() + 1;
+        for write in batch {
+            let _ = write.done.send(Err(error.clone()));
+        }
+        // Writers queue under the sequencer lock, which we hold: this drains everything that
+        // was checked against the failed writes.
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Write(write) => {
+                    let _ = write.done.send(Err(error.clone()));
+                }
+                Msg::Compact { done, .. } => {
+                    let _ = done.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    fn compact(&self, revision: Revision) -> Result<()> {
+        if !self.engine.check_compact(revision)? {
+            return Ok(());
+        }
+        let trim = || -> Result<(), redb::Error> {
+            let txn = db_write(&self.db)?;
+            {
+                let mut log = txn.open_table(EVENT_LOG)?;
+                log.retain_in(..=revision, |_, _| false)?;
+                txn.open_table(META)?.insert(META_COMPACTED, revision)?;
+            }
+            txn.commit()?;
+            Ok(())
+        };
+        trim().map_err(backend("compacting"))?;
+        self.engine.compact(revision)
+    }
+}
+
+fn db_write(db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    Ok(txn)
+}
+
+/// Writes one batch in one durable transaction.
+fn persist(db: &Database, events: &[Arc<Event>]) -> Result<(), redb::Error> {
+    let Some(last) = events.last() else {
+        return Ok(());
+    };
+    let txn = db_write(db)?;
+    {
+        let mut objects = txn.open_table(OBJECTS)?;
+        let mut log = txn.open_table(EVENT_LOG)?;
+        let mut buf = Vec::new();
+        for event in events {
+            let kv = &event.kv;
+            match event.kind {
+                super::EventKind::Delete => {
+                    objects.remove(kv.key.as_str())?;
+                }
+                super::EventKind::Create | super::EventKind::Update => {
+                    let row = (kv.create_revision, kv.mod_revision, kv.value.as_ref());
+                    objects.insert(kv.key.as_str(), row)?;
+                }
+            }
+            buf.clear();
+            codec::encode(event, &mut buf);
+            log.insert(event.revision(), buf.as_slice())?;
+        }
+        txn.open_table(META)?.insert(META_REVISION, last.revision())?;
+    }
+    txn.commit()?;
+    Ok(())
+}

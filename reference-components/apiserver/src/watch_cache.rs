@@ -1,0 +1,414 @@
+//! The watch cache: the current state and recent history of every resource, fed by one storage
+//! watch, so that a thousand watchers (and every `resourceVersion=0` list) cost no storage work.
+//!
+//! Like kube-apiserver's cacher: at start the cache lists everything under `/registry/` and
+//! watches from that revision. Each event is decoded once: the object is stamped with its
+//! resourceVersion and serialised, and the labels and selectable fields are extracted, so that
+//! serving it to any number of watchers is a filter and a byte copy.
+//!
+//! Watchers subscribe under the same lock under which events are applied, so replayed history
+//! and live events join without a gap or a duplicate. A watcher that falls too far behind is
+//! ended with `410 Expired` and relists, as client-go's reflector expects. A watch from a
+//! revision older than the cache's history falls back to a storage watch (the embedded store
+//! keeps its history across restarts).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use parking_lot::RwLock;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::object::{field_value, from_storage};
+use crate::registry::Registry;
+use crate::storage::{self, Event, EventKind, ListOptions, Revision, Storage};
+
+/// How many events of one resource the cache keeps for watchers that resume (by default).
+pub const HISTORY_PER_RESOURCE: usize = 10_000;
+/// How many live events a watcher may fall behind before it is ended with 410.
+pub const WATCHER_BUFFER: usize = 4096;
+
+/// An object as the cache holds it.
+#[derive(Debug)]
+pub struct CachedObject {
+    /// Storage key.
+    pub key: String,
+    /// The revision that last wrote it.
+    pub rv: Revision,
+    /// The served JSON, `resourceVersion` included.
+    pub json: Bytes,
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// The selectable fields and their values.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// One change, as watchers see it.
+#[derive(Debug, Clone)]
+pub struct CachedEvent {
+    /// Create, update or delete.
+    pub kind: EventKind,
+    /// The object after the change (for deletes: its last state, at the deleting revision).
+    pub obj: Arc<CachedObject>,
+    /// The object before the change.
+    pub prev: Option<Arc<CachedObject>>,
+}
+
+impl CachedEvent {
+    /// The revision of the change.
+    pub fn rv(&self) -> Revision {
+        self.obj.rv
+    }
+}
+
+/// Why the cache could not serve a watch.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The revision is older than any history still kept.
+    #[error("too old resource version: {requested} ({oldest})")]
+    Expired {
+        /// Asked for.
+        requested: Revision,
+        /// Oldest available.
+        oldest: Revision,
+    },
+    /// The cache did not reach the revision in time.
+    #[error("Too large resource version: {requested}, current: {current}")]
+    TooLarge {
+        /// Asked for.
+        requested: Revision,
+        /// Where the cache is.
+        current: Revision,
+    },
+    /// No such resource prefix.
+    #[error("resource {0} is not cached")]
+    Unknown(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+}
+
+type Fields = Arc<Vec<(String, String)>>;
+
+struct ResourceCache {
+    fields: Fields,
+    objects: BTreeMap<String, Arc<CachedObject>>,
+    history: VecDeque<CachedEvent>,
+    /// Events with revisions above this are all in `history`.
+    history_from: Revision,
+    tx: broadcast::Sender<CachedEvent>,
+}
+
+struct State {
+    history_limit: usize,
+    revision: Revision,
+    resources: HashMap<String, ResourceCache>,
+}
+
+/// The cache of every registered resource.
+#[derive(Clone)]
+pub struct WatchCache {
+    state: Arc<RwLock<State>>,
+    progress: watch::Receiver<Revision>,
+    storage: Arc<dyn Storage>,
+    fields_by_prefix: Arc<HashMap<String, Fields>>,
+}
+
+impl std::fmt::Debug for WatchCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCache").field("revision", &*self.progress.borrow()).finish_non_exhaustive()
+    }
+}
+
+/// Decode a stored value into a cached object.
+fn cache_object(fields: &[(String, String)], key: &str, value: &[u8], rv: Revision) -> Option<Arc<CachedObject>> {
+    let obj: Value = from_storage(value, rv).ok()?;
+    let meta = obj.get("metadata");
+    let s = |f: &str| meta.and_then(|m| m.get(f)).and_then(Value::as_str).unwrap_or_default().to_string();
+    let labels = meta
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    let fields = fields.iter().map(|(f, d)| (f.clone(), field_value(&obj, f, d))).collect();
+    Some(Arc::new(CachedObject {
+        key: key.to_string(),
+        rv,
+        json: Bytes::from(serde_json::to_vec(&obj).ok()?),
+        namespace: s("namespace"),
+        name: s("name"),
+        labels,
+        fields,
+    }))
+}
+
+fn prefix_of<'a>(prefixes: &'a HashMap<String, Fields>, key: &str) -> Option<&'a String> {
+    // `/registry/{resource}/...` or `/registry/{group}/{resource}/...`
+    let rest = key.strip_prefix("/registry/")?;
+    let mut ends = rest.match_indices('/').map(|(i, _)| i);
+    let first = ends.next()?;
+    let one = &key[..("/registry/".len() + first + 1)];
+    if let Some((p, _)) = prefixes.get_key_value(one) {
+        return Some(p);
+    }
+    let second = ends.next()?;
+    prefixes.get_key_value(&key[..("/registry/".len() + second + 1)]).map(|(p, _)| p)
+}
+
+impl WatchCache {
+    /// List everything, then follow one storage watch in the background.
+    pub async fn start(storage: Arc<dyn Storage>, registry: &Registry, history_limit: usize) -> Result<Self, CacheError> {
+        let mut fields_by_prefix: HashMap<String, Fields> = HashMap::new();
+        for def in registry.all() {
+            let mut fields: Vec<(String, String)> =
+                vec![("metadata.name".into(), String::new()), ("metadata.namespace".into(), String::new())];
+            fields.extend(def.field_selectors.iter().map(|(f, d)| (f.to_string(), d.to_string())));
+            fields_by_prefix.insert(def.key_prefix(), Arc::new(fields));
+        }
+        let fields_by_prefix = Arc::new(fields_by_prefix);
+        let (mut state, revision) = Self::load(&storage, &fields_by_prefix).await?;
+        state.history_limit = history_limit.max(1);
+        let (progress_tx, progress) = watch::channel(revision);
+        let cache = Self { state: Arc::new(RwLock::new(state)), progress, storage, fields_by_prefix };
+        tokio::spawn(cache.clone().follow(revision, progress_tx));
+        Ok(cache)
+    }
+
+    async fn load(storage: &Arc<dyn Storage>, prefixes: &HashMap<String, Fields>) -> Result<(State, Revision), CacheError> {
+        let listed = storage.list("/registry/", &ListOptions::default()).await?;
+        let mut resources: HashMap<String, ResourceCache> = prefixes
+            .iter()
+            .map(|(p, fields)| {
+                let (tx, _) = broadcast::channel(WATCHER_BUFFER);
+                let rc = ResourceCache {
+                    fields: fields.clone(),
+                    objects: BTreeMap::new(),
+                    history: VecDeque::new(),
+                    history_from: listed.revision,
+                    tx,
+                };
+                (p.clone(), rc)
+            })
+            .collect();
+        for kv in listed.items {
+            let Some(prefix) = prefix_of(prefixes, &kv.key) else { continue };
+            let rc = resources.get_mut(prefix).expect("every prefix has a cache");
+            if let Some(obj) = cache_object(&rc.fields, &kv.key, &kv.value, kv.mod_revision) {
+                rc.objects.insert(kv.key.clone(), obj);
+            }
+        }
+        Ok((State { history_limit: HISTORY_PER_RESOURCE, revision: listed.revision, resources }, listed.revision))
+    }
+
+    async fn follow(self, mut from: Revision, progress: watch::Sender<Revision>) {
+        loop {
+            match self.storage.watch("/registry/", from).await {
+                Ok(mut events) => {
+                    while let Some(ev) = events.next().await {
+                        match ev {
+                            Ok(ev) => {
+                                from = ev.revision();
+                                self.apply(&ev);
+                                progress.send_replace(from);
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "storage watch failed; reloading the watch cache");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "storage watch could not start; reloading the watch cache"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match Self::load(&self.storage, &self.fields_by_prefix).await {
+                Ok((mut state, rev)) => {
+                    state.history_limit = self.state.read().history_limit;
+                    // Replacing the state drops every broadcast sender: current watchers end and
+                    // resume, and those too far behind get 410 from the new history.
+                    *self.state.write() = state;
+                    from = rev;
+                    progress.send_replace(rev);
+                }
+                Err(e) => tracing::error!(error = %e, "reloading the watch cache failed"),
+            }
+        }
+    }
+
+    fn apply(&self, ev: &Event) {
+        let mut state = self.state.write();
+        state.revision = state.revision.max(ev.revision());
+        let limit = state.history_limit;
+        let Some(prefix) = prefix_of(&self.fields_by_prefix, &ev.kv.key) else { return };
+        let Some(rc) = state.resources.get_mut(prefix) else { return };
+        let Some(obj) = cache_object(&rc.fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision) else {
+            tracing::warn!(key = %ev.kv.key, "undecodable object in storage; not cached");
+            return;
+        };
+        let prev = match ev.kind {
+            EventKind::Delete => rc.objects.remove(&ev.kv.key),
+            EventKind::Create | EventKind::Update => rc.objects.insert(ev.kv.key.clone(), obj.clone()),
+        };
+        let cached = CachedEvent { kind: ev.kind, obj, prev };
+        rc.history.push_back(cached.clone());
+        while rc.history.len() > limit {
+            if let Some(old) = rc.history.pop_front() {
+                rc.history_from = old.rv();
+            }
+        }
+        let _ = rc.tx.send(cached);
+    }
+
+    /// The revision the cache has reached.
+    pub fn revision(&self) -> Revision {
+        *self.progress.borrow()
+    }
+
+    /// Wait until the cache has reached `rv` (at most `timeout`).
+    pub async fn wait_for(&self, rv: Revision, timeout: Duration) -> Result<(), CacheError> {
+        let mut progress = self.progress.clone();
+        let reached = tokio::time::timeout(timeout, progress.wait_for(|r| *r >= rv)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(CacheError::TooLarge { requested: rv, current: self.revision() }),
+        }
+    }
+
+    /// Wait until the cache reflects every write acknowledged so far (a consistent read).
+    pub async fn wait_consistent(&self) -> Result<Revision, CacheError> {
+        let rv = self.storage.revision().await?;
+        self.wait_for(rv, Duration::from_secs(3)).await?;
+        Ok(rv.max(self.revision()))
+    }
+
+    /// The objects under `prefix` (a resource prefix, optionally narrowed to a namespace) and the
+    /// revision they were read at.
+    pub fn list(&self, resource_prefix: &str, prefix: &str) -> Result<(Revision, Vec<Arc<CachedObject>>), CacheError> {
+        let state = self.state.read();
+        let rc = state.resources.get(resource_prefix).ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
+        let items = rc
+            .objects
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok((state.revision, items))
+    }
+
+    /// One object.
+    pub fn get(&self, resource_prefix: &str, key: &str) -> Option<Arc<CachedObject>> {
+        self.state.read().resources.get(resource_prefix)?.objects.get(key).cloned()
+    }
+
+    /// Decode a storage value the way the cache does (for objects read from storage directly).
+    pub fn decode(&self, resource_prefix: &str, key: &str, value: &[u8], rv: Revision) -> Option<Arc<CachedObject>> {
+        let fields = self.fields_by_prefix.get(resource_prefix)?;
+        cache_object(fields, key, value, rv)
+    }
+
+    /// Watch a resource: either the current state first (as creates, at the cache's revision)
+    /// and then changes, or the changes after `from`.
+    pub async fn watch(&self, resource_prefix: &str, start: WatchStart) -> Result<Watch, CacheError> {
+        if let WatchStart::After(rv) = start
+            && rv > self.revision()
+        {
+            self.wait_for(rv, Duration::from_secs(3)).await?;
+        }
+        let taken = {
+            let state = self.state.read();
+            let rc = state.resources.get(resource_prefix).ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
+            match start {
+                WatchStart::Initial => {
+                    let objs: Vec<CachedEvent> = rc
+                        .objects
+                        .values()
+                        .map(|o| CachedEvent { kind: EventKind::Create, obj: o.clone(), prev: None })
+                        .collect();
+                    Ok((objs, state.revision, rc.tx.subscribe(), state.revision))
+                }
+                WatchStart::After(rv) if rv >= rc.history_from => {
+                    let replay = rc.history.iter().filter(|e| e.rv() > rv).cloned().collect();
+                    Ok((replay, rv, rc.tx.subscribe(), state.revision))
+                }
+                WatchStart::After(rv) => Err((rv, rc.history_from)),
+            }
+        };
+        let (initial, after, rx, at) = match taken {
+            Ok(t) => t,
+            Err((rv, oldest)) => return self.watch_storage(resource_prefix, rv, oldest).await,
+        };
+        let last = initial.last().map_or(after, CachedEvent::rv).max(after);
+        let live = futures::stream::unfold(rx, |mut rx| async move {
+            match rx.recv().await {
+                Ok(ev) => Some((Ok(ev), rx)),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(missed = n, "watcher fell behind; ending it with 410");
+                    Some((Err(CacheError::Expired { requested: 0, oldest: 0 }), rx))
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        })
+        .filter(move |ev| futures::future::ready(ev.as_ref().map_or(true, |e| e.rv() > last)));
+        Ok(Watch { at, initial, events: live.boxed() })
+    }
+
+    async fn watch_storage(
+        &self,
+        resource_prefix: &str,
+        from: Revision,
+        oldest: Revision,
+    ) -> Result<Watch, CacheError> {
+        let events = self.storage.watch(resource_prefix, from).await.map_err(|e| match e {
+            storage::Error::Expired { .. } => CacheError::Expired { requested: from, oldest },
+            other => CacheError::Storage(other),
+        })?;
+        let fields = self.fields_by_prefix.get(resource_prefix).cloned().unwrap_or_default();
+        let stream = events.filter_map(move |ev| {
+            let fields = fields.clone();
+            async move {
+                match ev {
+                    Ok(ev) => {
+                        let obj = cache_object(&fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision)?;
+                        let prev = ev.prev.as_ref().and_then(|p| cache_object(&fields, &p.key, &p.value, p.mod_revision));
+                        Some(Ok(CachedEvent { kind: ev.kind, obj, prev }))
+                    }
+                    Err(e) => Some(Err(CacheError::Storage(e))),
+                }
+            }
+        });
+        Ok(Watch { at: from, initial: Vec::new(), events: stream.boxed() })
+    }
+}
+
+/// A watch served by the cache.
+pub struct Watch {
+    /// The revision the initial events (if any) were taken at.
+    pub at: Revision,
+    /// Events to send first: the current state (for [`WatchStart::Initial`]) or the history
+    /// after the start revision.
+    pub initial: Vec<CachedEvent>,
+    /// Live events, in revision order. An `Err` ends the watch.
+    pub events: futures::stream::BoxStream<'static, Result<CachedEvent, CacheError>>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").field("at", &self.at).field("initial", &self.initial.len()).finish_non_exhaustive()
+    }
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchStart {
+    /// With the current state, as synthetic creates.
+    Initial,
+    /// With the changes after this revision.
+    After(Revision),
+}
