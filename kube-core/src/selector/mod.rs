@@ -158,7 +158,7 @@ fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     let examples: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
     format!(
         "{msg} (e.g. {}regex used for validation is '{fmt}')",
-        examples.join("or ")
+        examples.join(" or ")
     )
 }
 
@@ -204,7 +204,7 @@ mod tests {
             validate_qualified_name("-a").unwrap_err(),
             [
                 "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end \
-              with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc', regex used for \
+              with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for \
               validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
             ]
         );
@@ -242,7 +242,7 @@ mod tests {
         );
         assert!(
             validate_label_value("a-").unwrap_err()[0]
-                .contains("(e.g. 'MyValue', or 'my_value', or '12345', regex used for validation is")
+                .contains("(e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is")
         );
     }
 

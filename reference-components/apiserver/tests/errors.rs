@@ -93,3 +93,35 @@ async fn discovery_documents() {
     let metrics = c.request_text(Request::get("/metrics").body(vec![]).unwrap()).await.unwrap();
     assert!(metrics.contains("apiserver_request_total"), "{metrics}");
 }
+
+#[tokio::test]
+async fn past_the_inflight_limit_requests_get_429_with_retry_after() {
+    let storage = reference_apiserver::storage::open(reference_apiserver::storage::StorageKind::Memory, std::path::Path::new("")).unwrap();
+    let config = reference_apiserver::server::ServerConfig { max_inflight: 1, ..Default::default() };
+    let server = TestServer::start_with(storage, config).await;
+    let mut cfg = Config::new(server.url().parse().unwrap());
+    cfg.qps = None;
+    cfg.max_retries = 0;
+    let c = Client::new(cfg).unwrap();
+    // A read of a revision the server has not reached waits (up to 3 s) and holds the only slot.
+    let slow = {
+        let c = c.clone();
+        tokio::spawn(async move { send(&c, "GET", "/api/v1/namespaces/default/configmaps?resourceVersion=999999", "application/json", vec![]).await })
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    let status = loop {
+        match send(&c, "GET", "/api/v1/namespaces", "application/json", vec![]).await {
+            Err(s) if s.code == 429 => break s,
+            _ if tokio::time::Instant::now() > deadline => panic!("never saw a 429"),
+            _ => tokio::task::yield_now().await,
+        }
+    };
+    assert_eq!(status.reason, "TooManyRequests");
+    assert_eq!(status.details.unwrap().retry_after_seconds, Some(1));
+    let slow = slow.await.unwrap().unwrap_err();
+    assert_eq!((slow.code, slow.reason.as_str()), (504, "Timeout"), "{}", slow.message);
+    // Watches are long-running and do not hold a slot.
+    let cms: kube_client::Api<k8s_openapi::api::core::v1::ConfigMap> = kube_client::Api::namespaced(c.clone(), "default");
+    let _watch = cms.watch(&kube_core::params::WatchParams::default(), "0").await.unwrap();
+    send(&c, "GET", "/api/v1/namespaces", "application/json", vec![]).await.unwrap();
+}

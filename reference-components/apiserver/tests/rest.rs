@@ -249,6 +249,15 @@ async fn services_get_addresses_and_ports() {
     assert!(err.is_invalid(), "{err}");
     let b = svcs.create(&PostParams::default(), &svc("b", None)).await.unwrap();
     assert_ne!(b.spec.as_ref().unwrap().cluster_ip, a.spec.as_ref().unwrap().cluster_ip);
+    // A replace that leaves the allocations out keeps them.
+    let mut again = svc("b", None);
+    again.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
+    let replaced = svcs.replace("b", &PostParams::default(), &again).await.unwrap();
+    assert_eq!(replaced.spec.as_ref().unwrap().cluster_ip, b.spec.as_ref().unwrap().cluster_ip);
+    assert_eq!(
+        replaced.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port,
+        b.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port
+    );
     svcs.delete("a", &DeleteParams::default()).await.unwrap();
     svcs.create(&PostParams::default(), &svc("c", Some(30080))).await.unwrap();
 }

@@ -151,7 +151,7 @@ fn persistent_volume_claim(obj: &mut Value) {
 
 fn node(obj: &mut Value) {
     if let Some(status) = object_mut(obj, "status")
-        && !status.get("allocatable").is_some_and(|a| !a.is_null())
+        && status.get("allocatable").is_none_or(Value::is_null)
         && let Some(capacity) = status.get("capacity").filter(|c| c.is_object()).cloned()
     {
         status.insert("allocatable".into(), capacity);

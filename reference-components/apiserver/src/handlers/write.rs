@@ -234,14 +234,14 @@ async fn apply_update(
     old: &Value,
     mut new: Value,
 ) -> Result<Option<Updated>, Status> {
-    if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()) {
-        if rv.parse::<u64>().ok() != Some(current.mod_revision) {
-            return Err(Status::conflict(
-                &ctx.def.qualified_plural(),
-                ctx.name(),
-                "the object has been modified; please apply your changes to the latest version and try again",
-            ));
-        }
+    if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty())
+        && rv.parse::<u64>().ok() != Some(current.mod_revision)
+    {
+        return Err(Status::conflict(
+            &ctx.def.qualified_plural(),
+            ctx.name(),
+            "the object has been modified; please apply your changes to the latest version and try again",
+        ));
     }
     // Server-managed metadata survives every update.
     let old_meta = old.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
@@ -268,6 +268,9 @@ async fn apply_update(
                 new = merged;
             }
         }
+    }
+    if ctx.def.group.is_empty() && ctx.def.kind == "Service" && part == Part::Main {
+        keep_service_allocations(old, &mut new);
     }
     let (mut new, warnings) = decode_typed(ctx, new)?;
     if part == Part::System {
@@ -310,6 +313,39 @@ async fn apply_update(
         })),
         Err(crate::storage::Error::Conflict { .. }) | Err(crate::storage::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(storage_status(&ctx.def, ctx.name(), e)),
+    }
+}
+
+/// A Service update that leaves out its allocated cluster IPs and node ports keeps them, as
+/// kube-apiserver's service REST does.
+fn keep_service_allocations(old: &Value, new: &mut Value) {
+    let Some(old_spec) = old.get("spec").and_then(Value::as_object) else { return };
+    let Some(new_spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        let missing = match new_spec.get(field) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::Array(a)) => a.is_empty(),
+            _ => false,
+        };
+        if missing && let Some(v) = old_spec.get(field) {
+            new_spec.insert(field.into(), v.clone());
+        }
+    }
+    let old_ports = old_spec.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(ports) = new_spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut().filter(|p| p.get("nodePort").is_none_or(Value::is_null)) {
+            let same = |o: &&Value| {
+                o.get("port") == p.get("port")
+                    && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                        == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+            };
+            if let Some(np) = old_ports.iter().find(same).and_then(|o| o.get("nodePort")).cloned()
+                && let Some(m) = p.as_object_mut()
+            {
+                m.insert("nodePort".into(), np);
+            }
+        }
     }
 }
 

@@ -288,16 +288,12 @@ fn secret(s: &Value, old: Option<&Value>) -> Vec<FieldError> {
         }
         "kubernetes.io/dockercfg" => json_entry(".dockercfg", &mut errs),
         "kubernetes.io/dockerconfigjson" => json_entry(".dockerconfigjson", &mut errs),
-        "kubernetes.io/basic-auth" => {
-            if entry("username").is_none() && entry("password").is_none() {
-                errs.push(FieldError::required(&data_path.key("username"), ""));
-                errs.push(FieldError::required(&data_path.key("password"), ""));
-            }
+        "kubernetes.io/basic-auth" if entry("username").is_none() && entry("password").is_none() => {
+            errs.push(FieldError::required(&data_path.key("username"), ""));
+            errs.push(FieldError::required(&data_path.key("password"), ""));
         }
-        "kubernetes.io/ssh-auth" => {
-            if entry("ssh-privatekey").is_none_or(|b| b.is_empty()) {
-                errs.push(FieldError::required(&data_path.key("ssh-privatekey"), ""));
-            }
+        "kubernetes.io/ssh-auth" if entry("ssh-privatekey").is_none_or(|b| b.is_empty()) => {
+            errs.push(FieldError::required(&data_path.key("ssh-privatekey"), ""));
         }
         "kubernetes.io/tls" => {
             for key in ["tls.crt", "tls.key"] {

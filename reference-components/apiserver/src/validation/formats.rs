@@ -33,7 +33,10 @@ pub(crate) fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     }
     // Go writes "'a', " then " or " between examples: the double space is Kubernetes'.
     let examples: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
-    format!("{msg} (e.g. {}regex used for validation is '{fmt}')", examples.join(" or "))
+    format!(
+        "{msg} (e.g. {}regex used for validation is '{fmt}')",
+        examples.join(" or ")
+    )
 }
 
 /// `InclusiveRangeError`.
@@ -119,7 +122,9 @@ const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist 
 fn is_qualified_part(s: &str) -> bool {
     let b = s.as_bytes();
     let inner = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
-    b.first().is_some_and(u8::is_ascii_alphanumeric) && b.last().is_some_and(u8::is_ascii_alphanumeric) && b.iter().all(inner)
+    b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && b.iter().all(inner)
 }
 
 /// `IsQualifiedName` (label keys, annotation keys, finalizers).
@@ -133,7 +138,11 @@ pub(crate) fn qualified_name(v: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
-                errs.extend(dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+                errs.extend(
+                    dns1123_subdomain(prefix)
+                        .into_iter()
+                        .map(|m| format!("prefix part {m}")),
+                );
             }
             *name
         }
@@ -150,7 +159,10 @@ pub(crate) fn qualified_name(v: &str) -> Vec<String> {
         errs.push(format!("name part {}", max_len(63)));
     }
     if !is_qualified_part(name) {
-        errs.push(format!("name part {}", regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, examples)));
+        errs.push(format!(
+            "name part {}",
+            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, examples)
+        ));
     }
     errs
 }
@@ -163,7 +175,11 @@ pub(crate) fn label_value(v: &str) -> Vec<String> {
     }
     if !v.is_empty() && !is_qualified_part(v) {
         let fmt = format!("({QUALIFIED_NAME_FMT})?");
-        errs.push(regex_error(LABEL_VALUE_ERR, &fmt, &["MyValue", "my_value", "12345"]));
+        errs.push(regex_error(
+            LABEL_VALUE_ERR,
+            &fmt,
+            &["MyValue", "my_value", "12345"],
+        ));
     }
     errs
 }
@@ -467,7 +483,7 @@ pub(crate) fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
     let bytes = s.trim_end_matches('=').as_bytes();
     let padding = s.len() - bytes.len();
     let illegal = |i: usize| format!("illegal base64 data at input byte {i}");
-    if padding > 2 || (padding > 0 && s.len() % 4 != 0) {
+    if padding > 2 || (padding > 0 && !s.len().is_multiple_of(4)) {
         return Err(illegal(bytes.len()));
     }
     let mut out = Vec::with_capacity(bytes.len() * 3 / 4);

@@ -291,14 +291,14 @@ pub(crate) fn validate_object_meta_update(
             errs.push(FieldError::forbidden(&path.child("finalizers"), msg));
         }
     }
-    if let (Some(ng), Some(og)) = (int_of(n, "generation"), int_of(o, "generation")) {
-        if ng < og {
-            errs.push(FieldError::invalid(
-                &path.child("generation"),
-                ng,
-                "must not be decremented",
-            ));
-        }
+    if let (Some(ng), Some(og)) = (int_of(n, "generation"), int_of(o, "generation"))
+        && ng < og
+    {
+        errs.push(FieldError::invalid(
+            &path.child("generation"),
+            ng,
+            "must not be decremented",
+        ));
     }
     for field in ["name", "namespace"] {
         if str_of(n, field) != str_of(o, field) {
@@ -313,14 +313,14 @@ pub(crate) fn validate_object_meta_update(
     if !uid.is_empty() && uid != str_of(o, "uid") {
         errs.push(FieldError::invalid(&path.child("uid"), uid, IMMUTABLE));
     }
-    if let (Some(nt), Some(ot)) = (get(n, "creationTimestamp"), get(o, "creationTimestamp")) {
-        if nt != ot {
-            errs.push(FieldError::invalid(
-                &path.child("creationTimestamp"),
-                nt.clone(),
-                IMMUTABLE,
-            ));
-        }
+    if let (Some(nt), Some(ot)) = (get(n, "creationTimestamp"), get(o, "creationTimestamp"))
+        && nt != ot
+    {
+        errs.push(FieldError::invalid(
+            &path.child("creationTimestamp"),
+            nt.clone(),
+            IMMUTABLE,
+        ));
     }
     for field in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
         if let (Some(nv), None) = (get(n, field), get(o, field)) {

@@ -26,12 +26,12 @@ mod apps;
 mod container;
 mod corev1;
 pub(crate) mod formats;
-pub(crate) mod json;
+mod json;
 mod meta;
 mod other;
 mod pod;
 mod podspec;
-pub(crate) mod quantity;
+mod quantity;
 mod resources;
 mod service;
 mod storage;
@@ -308,7 +308,9 @@ pub fn invalid_message(group: &str, kind: &str, name: &str, errors: &[FieldError
 ///
 /// `namespaced` is the resource's scope: namespaced objects need `metadata.namespace`, cluster
 /// objects must not have one (clear it before validating, as Kubernetes' `BeforeCreate` does).
-/// Returns every problem found (identical ones once), in Kubernetes' order where it matters.
+/// `old` is defaulted (on a copy) before the comparison, as Kubernetes defaults what it reads
+/// from storage. Returns every problem found (identical ones once), in Kubernetes' order where
+/// it matters.
 pub fn validate(
     group: &str,
     kind: &str,
@@ -316,6 +318,13 @@ pub fn validate(
     obj: &Value,
     old: Option<&Value>,
 ) -> Vec<FieldError> {
+    // The stored object is read back with today's defaults, as Kubernetes decodes it.
+    let old_defaulted = old.map(|o| {
+        let mut o = o.clone();
+        crate::defaults::default(group, kind, &mut o);
+        o
+    });
+    let old = old_defaulted.as_ref();
     let meta_path = Path::new("metadata");
     let mut errs = Vec::new();
     if let Some(old) = old {

@@ -128,11 +128,9 @@ fn endpoint_slice(es: &Value, old: Option<&Value>) -> Vec<FieldError> {
             for (j, a) in addresses.iter().enumerate() {
                 let aj = ap.index(j);
                 match at {
-                    "IP" => {
-                        if parse_ip(a).is_none() {
-                            let msg = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
-                            errs.push(FieldError::invalid(&aj, a.as_str(), msg));
-                        }
+                    "IP" if parse_ip(a).is_none() => {
+                        let msg = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+                        errs.push(FieldError::invalid(&aj, a.as_str(), msg));
                     }
                     "IPv4" => {
                         errs.extend(valid_ipv4(&aj, a));

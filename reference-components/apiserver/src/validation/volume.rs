@@ -112,14 +112,13 @@ fn validate_volume_source(vol: &Value, is_pod: bool, path: &Path) -> Vec<FieldEr
             }
         };
         match *key {
-            "emptyDir" => {
+            "emptyDir"
                 if opt_str(src, "sizeLimit")
                     .and_then(quantity::parse)
-                    .is_some_and(|q| q.is_negative())
-                {
-                    let msg = "SizeLimit field must be a valid resource quantity";
-                    errs.push(FieldError::forbidden(&p.child("sizeLimit"), msg));
-                }
+                    .is_some_and(|q| q.is_negative()) =>
+            {
+                let msg = "SizeLimit field must be a valid resource quantity";
+                errs.push(FieldError::forbidden(&p.child("sizeLimit"), msg));
             }
             "hostPath" => {
                 if str_of(src, "path").is_empty() {
@@ -187,10 +186,8 @@ fn validate_volume_source(vol: &Value, is_pod: bool, path: &Path) -> Vec<FieldEr
                 errs.extend(projected_sources(src, &p));
             }
             "csi" => errs.extend(csi_driver_name(str_of(src, "driver"), &p.child("driver"))),
-            "ephemeral" => {
-                if get(src, "volumeClaimTemplate").is_none() {
-                    errs.push(FieldError::required(&p.child("volumeClaimTemplate"), ""));
-                }
+            "ephemeral" if get(src, "volumeClaimTemplate").is_none() => {
+                errs.push(FieldError::required(&p.child("volumeClaimTemplate"), ""));
             }
             "image" => {
                 if is_pod {

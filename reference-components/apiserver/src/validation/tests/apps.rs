@@ -17,7 +17,8 @@ fn workload(kind: &str) -> Value {
     });
     if kind == "StatefulSet" {
         obj["spec"]["serviceName"] = json!("web");
-        obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
+        obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "data", "mountPath": "/data"}]);
         obj["spec"]["volumeClaimTemplates"] = json!([{
             "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
@@ -39,14 +40,17 @@ fn valid_workloads_pass() {
     for kind in KINDS {
         assert_valid(&check("apps", kind, true, workload(kind)));
     }
-    let rev = json!({"metadata": {"name": "web-1", "namespace": "default"}, "data": {"spec": {}}, "revision": 1});
+    let rev =
+        json!({"metadata": {"name": "web-1", "namespace": "default"}, "data": {"spec": {}}, "revision": 1});
     assert_valid(&check("apps", "ControllerRevision", true, rev));
 }
 
 #[test]
 fn selector_must_match_template_labels() {
     for kind in KINDS {
-        let errs = errs_with(kind, |o| o["spec"]["selector"] = json!({"matchLabels": {"app": "api"}}));
+        let errs = errs_with(kind, |o| {
+            o["spec"]["selector"] = json!({"matchLabels": {"app": "api"}})
+        });
         let msg = "Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`";
         assert_error(&errs, "spec.template.metadata.labels", "FieldValueInvalid", msg);
     }
@@ -59,68 +63,145 @@ fn selector_is_required_and_not_empty() {
     });
     assert_error(&errs, "spec.selector", "FieldValueRequired", "Required value");
     let errs = errs_with("StatefulSet", |o| o["spec"]["selector"] = json!({}));
-    assert_error(&errs, "spec.selector", "FieldValueInvalid", "Invalid value: {}: empty selector is invalid for statefulset");
-    let errs = errs_with("DaemonSet", |o| o["spec"]["selector"] = json!({"matchExpressions": [{"key": "app", "operator": "In"}]}));
+    assert_error(
+        &errs,
+        "spec.selector",
+        "FieldValueInvalid",
+        "Invalid value: {}: empty selector is invalid for statefulset",
+    );
+    let errs = errs_with("DaemonSet", |o| {
+        o["spec"]["selector"] = json!({"matchExpressions": [{"key": "app", "operator": "In"}]})
+    });
     let msg = "Required value: must be specified when `operator` is 'In' or 'NotIn'";
-    assert_error(&errs, "spec.selector.matchExpressions[0].values", "FieldValueRequired", msg);
+    assert_error(
+        &errs,
+        "spec.selector.matchExpressions[0].values",
+        "FieldValueRequired",
+        msg,
+    );
 }
 
 #[test]
 fn replicas_are_not_negative() {
     let errs = errs_with("ReplicaSet", |o| o["spec"]["replicas"] = json!(-1));
-    assert_error(&errs, "spec.replicas", "FieldValueInvalid", "Invalid value: -1: must be greater than or equal to 0");
+    assert_error(
+        &errs,
+        "spec.replicas",
+        "FieldValueInvalid",
+        "Invalid value: -1: must be greater than or equal to 0",
+    );
 }
 
 #[test]
 fn template_must_restart_always() {
-    let errs = errs_with("Deployment", |o| o["spec"]["template"]["spec"]["restartPolicy"] = json!("Never"));
+    let errs = errs_with("Deployment", |o| {
+        o["spec"]["template"]["spec"]["restartPolicy"] = json!("Never")
+    });
     let msg = "Unsupported value: \"Never\": supported values: \"Always\"";
-    assert_error(&errs, "spec.template.spec.restartPolicy", "FieldValueNotSupported", msg);
-    let errs = errs_with("DaemonSet", |o| o["spec"]["template"]["spec"]["activeDeadlineSeconds"] = json!(10));
+    assert_error(
+        &errs,
+        "spec.template.spec.restartPolicy",
+        "FieldValueNotSupported",
+        msg,
+    );
+    let errs = errs_with("DaemonSet", |o| {
+        o["spec"]["template"]["spec"]["activeDeadlineSeconds"] = json!(10)
+    });
     let msg = "Forbidden: activeDeadlineSeconds in DaemonSet is not Supported";
-    assert_error(&errs, "spec.template.spec.activeDeadlineSeconds", "FieldValueForbidden", msg);
+    assert_error(
+        &errs,
+        "spec.template.spec.activeDeadlineSeconds",
+        "FieldValueForbidden",
+        msg,
+    );
 }
 
 #[test]
 fn template_pod_spec_is_validated() {
-    let errs = errs_with("Deployment", |o| o["spec"]["template"]["spec"]["containers"][0]["image"] = json!(""));
-    assert_error(&errs, "spec.template.spec.containers[0].image", "FieldValueRequired", "Required value");
-    let errs = errs_with("StatefulSet", |o| o["spec"]["template"]["spec"]["containers"] = json!([]));
-    assert_error(&errs, "spec.template.spec.containers", "FieldValueRequired", "Required value");
+    let errs = errs_with("Deployment", |o| {
+        o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("")
+    });
+    assert_error(
+        &errs,
+        "spec.template.spec.containers[0].image",
+        "FieldValueRequired",
+        "Required value",
+    );
+    let errs = errs_with("StatefulSet", |o| {
+        o["spec"]["template"]["spec"]["containers"] = json!([])
+    });
+    assert_error(
+        &errs,
+        "spec.template.spec.containers",
+        "FieldValueRequired",
+        "Required value",
+    );
 }
 
 #[test]
 fn deployment_strategy_is_checked() {
-    let errs = errs_with("Deployment", |o| o["spec"]["strategy"] = json!({"type": "BlueGreen"}));
-    let msg = "Unsupported value: {\"type\":\"BlueGreen\"}: supported values: \"Recreate\", \"RollingUpdate\"";
-    assert_error(&errs, "spec.strategy", "FieldValueNotSupported", msg);
     let errs = errs_with("Deployment", |o| {
-        o["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "0%"}})
+        o["spec"]["strategy"] = json!({"type": "BlueGreen"})
     });
+    let msg =
+        "Unsupported value: {\"type\":\"BlueGreen\"}: supported values: \"Recreate\", \"RollingUpdate\"";
+    assert_error(&errs, "spec.strategy", "FieldValueNotSupported", msg);
+    let errs = errs_with(
+        "Deployment",
+        |o| {
+            o["spec"]["strategy"] =
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "0%"}})
+        },
+    );
     let msg = "Invalid value: 0: may not be 0 when `maxSurge` is 0";
-    assert_error(&errs, "spec.strategy.rollingUpdate.maxUnavailable", "FieldValueInvalid", msg);
-    let errs = errs_with("Deployment", |o| o["spec"]["strategy"] = json!({"type": "Recreate", "rollingUpdate": {}}));
+    assert_error(
+        &errs,
+        "spec.strategy.rollingUpdate.maxUnavailable",
+        "FieldValueInvalid",
+        msg,
+    );
+    let errs = errs_with("Deployment", |o| {
+        o["spec"]["strategy"] = json!({"type": "Recreate", "rollingUpdate": {}})
+    });
     let msg = "Forbidden: may not be specified when strategy `type` is 'Recreate'";
     assert_error(&errs, "spec.strategy.rollingUpdate", "FieldValueForbidden", msg);
 }
 
 #[test]
 fn daemon_set_rolling_update_needs_exactly_one_nonzero() {
-    let errs = errs_with("DaemonSet", |o| {
-        o["spec"]["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}})
-    });
+    let errs = errs_with(
+        "DaemonSet",
+        |o| {
+            o["spec"]["updateStrategy"] =
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}})
+        },
+    );
     let msg = "Invalid value: 1: may not be set when maxUnavailable is non-zero";
-    assert_error(&errs, "spec.updateStrategy.rollingUpdate.maxSurge", "FieldValueInvalid", msg);
+    assert_error(
+        &errs,
+        "spec.updateStrategy.rollingUpdate.maxSurge",
+        "FieldValueInvalid",
+        msg,
+    );
 }
 
 #[test]
 fn stateful_set_policy_and_claims_are_checked() {
-    let errs = errs_with("StatefulSet", |o| o["spec"]["podManagementPolicy"] = json!("Random"));
+    let errs = errs_with("StatefulSet", |o| {
+        o["spec"]["podManagementPolicy"] = json!("Random")
+    });
     let msg = "Invalid value: \"Random\": must be 'OrderedReady' or 'Parallel'";
     assert_error(&errs, "spec.podManagementPolicy", "FieldValueInvalid", msg);
-    let errs = errs_with("StatefulSet", |o| o["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] = json!([]));
+    let errs = errs_with("StatefulSet", |o| {
+        o["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] = json!([])
+    });
     let msg = "Required value: at least 1 access mode is required";
-    assert_error(&errs, "spec.volumeClaimTemplates[0].spec.accessModes", "FieldValueRequired", msg);
+    assert_error(
+        &errs,
+        "spec.volumeClaimTemplates[0].spec.accessModes",
+        "FieldValueRequired",
+        msg,
+    );
 }
 
 #[test]
@@ -135,7 +216,13 @@ fn selectors_are_immutable_on_update() {
     }
     let mut scaled = workload("Deployment");
     scaled["spec"]["replicas"] = json!(5);
-    assert_valid(&check_update("apps", "Deployment", true, workload("Deployment"), scaled));
+    assert_valid(&check_update(
+        "apps",
+        "Deployment",
+        true,
+        workload("Deployment"),
+        scaled,
+    ));
 }
 
 #[test]
@@ -148,18 +235,39 @@ fn stateful_set_updates_are_limited() {
     let mut scaled = workload("StatefulSet");
     scaled["spec"]["replicas"] = json!(3);
     scaled["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
-    assert_valid(&check_update("apps", "StatefulSet", true, workload("StatefulSet"), scaled));
+    assert_valid(&check_update(
+        "apps",
+        "StatefulSet",
+        true,
+        workload("StatefulSet"),
+        scaled,
+    ));
 }
 
 #[test]
 fn controller_revision_data_is_required_and_immutable() {
-    let errs = check("apps", "ControllerRevision", true, json!({"metadata": {"name": "r", "namespace": "default"}}));
-    assert_error(&errs, "data", "FieldValueRequired", "Required value: data is mandatory");
+    let errs = check(
+        "apps",
+        "ControllerRevision",
+        true,
+        json!({"metadata": {"name": "r", "namespace": "default"}}),
+    );
+    assert_error(
+        &errs,
+        "data",
+        "FieldValueRequired",
+        "Required value: data is mandatory",
+    );
     let old = json!({"metadata": {"name": "r", "namespace": "default"}, "data": {"a": 1}, "revision": 1});
     let mut new = old.clone();
     new["data"] = json!({"a": 2});
     let errs = check_update("apps", "ControllerRevision", true, old, new);
-    assert_error(&errs, "data", "FieldValueInvalid", "Invalid value: {\"a\":2}: field is immutable");
+    assert_error(
+        &errs,
+        "data",
+        "FieldValueInvalid",
+        "Invalid value: {\"a\":2}: field is immutable",
+    );
 }
 
 #[test]
@@ -173,7 +281,12 @@ fn replication_controllers_are_checked() {
     let msg = "Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`";
     assert_error(&errs, "spec.template.metadata.labels", "FieldValueInvalid", msg);
     assert_error_prefix(&errs, "spec.replicas", "FieldValueInvalid", "Invalid value: -2");
-    let errs = check("", "ReplicationController", true, json!({"metadata": {"name": "rc", "namespace": "default"}}));
+    let errs = check(
+        "",
+        "ReplicationController",
+        true,
+        json!({"metadata": {"name": "rc", "namespace": "default"}}),
+    );
     assert_error(&errs, "spec.selector", "FieldValueRequired", "Required value");
     assert_error(&errs, "spec.template", "FieldValueRequired", "Required value");
 }
