@@ -170,7 +170,20 @@ impl WatchCache {
             let mut fields: Vec<(String, String)> =
                 vec![("metadata.name".into(), String::new()), ("metadata.namespace".into(), String::new())];
             fields.extend(def.field_selectors.iter().map(|(f, d)| (f.to_string(), d.to_string())));
-            fields_by_prefix.insert(def.key_prefix(), Arc::new(fields));
+            // Versions sharing storage select on the union of their fields.
+            match fields_by_prefix.get_mut(&def.key_prefix()) {
+                Some(existing) => {
+                    let merged = Arc::make_mut(existing);
+                    for f in fields {
+                        if !merged.contains(&f) {
+                            merged.push(f);
+                        }
+                    }
+                }
+                None => {
+                    fields_by_prefix.insert(def.key_prefix(), Arc::new(fields));
+                }
+            }
         }
         let fields_by_prefix = Arc::new(fields_by_prefix);
         let (mut state, revision) = Self::load(&storage, &fields_by_prefix).await?;

@@ -305,3 +305,52 @@ async fn selectors_and_consistent_paging() {
     assert_eq!(deleted.left().unwrap().items.len(), 125);
     assert_eq!(cms.list(&ListParams::default()).await.unwrap().items.len(), 126);
 }
+
+#[tokio::test]
+async fn versions_that_share_storage() {
+    use k8s_openapi::api::autoscaling::{v1 as as1, v2 as as2};
+    use k8s_openapi::api::{core::v1::Event as CoreEvent, events::v1::Event as NewEvent};
+    let (_s, client) = setup().await;
+    let v1: Api<as1::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let v2: Api<as2::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let h: as1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                 "maxReplicas": 5, "targetCPUUtilizationPercentage": 60},
+    }))
+    .unwrap();
+    v1.create(&PostParams::default(), &h).await.unwrap();
+    let as_v2 = v2.get("web").await.unwrap();
+    let metric = &as_v2.spec.as_ref().unwrap().metrics.as_ref().unwrap()[0];
+    assert_eq!(metric.resource.as_ref().unwrap().target.average_utilization, Some(60));
+    // A v2-only field set through v2 survives a v1 round trip.
+    v2.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}}}})),
+    )
+    .await
+    .unwrap();
+    let back = v1.get("web").await.unwrap();
+    assert_eq!(back.spec.as_ref().unwrap().target_cpu_utilization_percentage, Some(60));
+    v1.replace("web", &PostParams::default(), &back).await.unwrap();
+    let kept = v2.get("web").await.unwrap();
+    assert_eq!(kept.spec.unwrap().behavior.unwrap().scale_down.unwrap().stabilization_window_seconds, Some(30));
+    assert_eq!(v1.list(&ListParams::default()).await.unwrap().items.len(), 1);
+
+    let new_events: Api<NewEvent> = Api::namespaced(client.clone(), "default");
+    let core_events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let e: NewEvent = serde_json::from_value(json!({
+        "metadata": {"name": "e1"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+        "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}, "note": "pulled image",
+        "reason": "Pulled", "type": "Normal", "action": "Pull", "reportingController": "kubelet", "reportingInstance": "node-1",
+    }))
+    .unwrap();
+    new_events.create(&PostParams::default(), &e).await.unwrap();
+    let core = core_events.get("e1").await.unwrap();
+    assert_eq!(core.message.as_deref(), Some("pulled image"));
+    assert_eq!(core.involved_object.name.as_deref(), Some("p"));
+    let by_field = core_events.list(&ListParams::default().fields("involvedObject.name=p")).await.unwrap();
+    assert_eq!(by_field.items.len(), 1);
+    assert_eq!(new_events.get("e1").await.unwrap().note.as_deref(), Some("pulled image"));
+}

@@ -59,7 +59,8 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<Stri
         check_namespace(ctx, meta_str(&obj, "name").unwrap_or_default()).await?;
     }
     reset_status(ctx, &mut obj);
-    let (mut obj, warnings) = decode_typed(ctx, obj)?;
+    let (obj, warnings) = decode_typed(ctx, obj)?;
+    let mut obj = ctx.def.stored(obj);
     default_and_validate(ctx, &mut obj, None)?;
     if ctx.def.group.is_empty() && ctx.def.kind == "Pod" {
         set_pod_qos(&mut obj);
@@ -75,11 +76,11 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<Stri
         if let Some(a) = allocated {
             ctx.state.services.release(&a);
         }
-        return Ok((obj, warnings));
+        return Ok((ctx.def.served(obj), warnings));
     }
     let bytes = to_storage(obj);
     match ctx.state.storage.create(&key, bytes.clone()).await {
-        Ok(kv) => Ok((from_storage(&bytes, kv.mod_revision).map_err(internal)?, warnings)),
+        Ok(kv) => Ok((ctx.def.served(from_storage(&bytes, kv.mod_revision).map_err(internal)?), warnings)),
         Err(e) => {
             if let Some(a) = allocated {
                 ctx.state.services.release(&a);

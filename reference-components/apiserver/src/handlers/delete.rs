@@ -87,6 +87,7 @@ pub async fn delete(ctx: &Ctx) -> HandlerResult {
         ));
     }
     let (obj, deleted) = delete_object(ctx, &ctx.key(), ctx.name(), &opts).await?;
+    let obj = ctx.def.served(obj);
     let returns_object = !deleted || (ctx.def.group.is_empty() && matches!(ctx.def.kind, "Pod" | "Namespace"));
     if returns_object {
         return Ok(super::json(StatusCode::OK, &obj));
@@ -229,7 +230,7 @@ pub async fn delete_collection(ctx: &Ctx) -> HandlerResult {
     let mut out = Vec::with_capacity(items.len());
     for obj in items {
         match delete_object(ctx, &obj.key, &obj.name, &opts).await {
-            Ok((last, _)) => out.push(bytes::Bytes::from(serde_json::to_vec(&last).map_err(internal)?)),
+            Ok((last, _)) => out.push(bytes::Bytes::from(serde_json::to_vec(&ctx.def.served(last)).map_err(internal)?)),
             Err(s) if s.is_not_found() => {}
             Err(s) => return Err(s),
         }

@@ -12,7 +12,7 @@ pub async fn get(ctx: &Ctx) -> HandlerResult {
     let key = ctx.key();
     if ctx.param("resourceVersion") == Some("0") {
         return match ctx.state.cache.get(&ctx.def.key_prefix(), &key) {
-            Some(obj) => Ok(bytes_response(StatusCode::OK, obj.json.clone())),
+            Some(obj) => Ok(bytes_response(StatusCode::OK, ctx.def.served_bytes(&obj.json))),
             None => Err(Status::not_found(&ctx.def.qualified_plural(), ctx.name())),
         };
     }
@@ -32,5 +32,5 @@ pub async fn get(ctx: &Ctx) -> HandlerResult {
         .map_err(|e| storage_status(&ctx.def, ctx.name(), e))?
         .ok_or_else(|| Status::not_found(&ctx.def.qualified_plural(), ctx.name()))?;
     let obj = from_storage(&kv.value, kv.mod_revision).map_err(internal)?;
-    Ok(json(StatusCode::OK, &obj))
+    Ok(json(StatusCode::OK, &ctx.def.served(obj)))
 }

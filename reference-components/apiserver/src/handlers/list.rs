@@ -185,7 +185,7 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
     if !from_storage {
         wait_for_cache(ctx).await?;
         let (rv, items) = from_cache(ctx, &filter)?;
-        let bytes: Vec<Bytes> = items.iter().map(|o| o.json.clone()).collect();
+        let bytes: Vec<Bytes> = items.iter().map(|o| ctx.def.served_bytes(&o.json)).collect();
         return Ok(bytes_response(StatusCode::OK, list_body(&ctx.def, rv, None, None, &bytes)));
     }
 
@@ -222,7 +222,7 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
                 continue;
             };
             if filter.matches(&obj) {
-                out.push(obj.json.clone());
+                out.push(ctx.def.served_bytes(&obj.json));
                 if out.len() == want {
                     stop_at = Some(i);
                     break;

@@ -24,6 +24,7 @@ use rand::Rng;
 
 use super::list::Filter;
 use super::{Ctx, parse_rv, status_response};
+use crate::registry::ResourceDef;
 use crate::storage::EventKind;
 use crate::watch_cache::{CacheError, CachedEvent, WatchStart};
 
@@ -54,7 +55,7 @@ fn error_line(status: &Status) -> Bytes {
 }
 
 /// What a watcher sees of an event, after namespace and selector filtering.
-fn translate(ev: &CachedEvent, ns_prefix: &str, filter: &Filter) -> Option<Bytes> {
+fn translate(def: &ResourceDef, ev: &CachedEvent, ns_prefix: &str, filter: &Filter) -> Option<Bytes> {
     if !ev.obj.key.starts_with(ns_prefix) {
         return None;
     }
@@ -68,7 +69,7 @@ fn translate(ev: &CachedEvent, ns_prefix: &str, filter: &Filter) -> Option<Bytes
         EventKind::Delete if before || (ev.prev.is_none() && now) => "DELETED",
         _ => return None,
     };
-    Some(event_line(kind, &ev.obj.json))
+    Some(event_line(kind, &def.served_bytes(&ev.obj.json)))
 }
 
 /// The watch handler.
@@ -151,7 +152,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                 };
                 for ev in &initial {
                     position = position.max(ev.rv());
-                    if let Some(line) = translate(ev, &ns_prefix, &filter)
+                    if let Some(line) = translate(&ctx.def, ev, &ns_prefix, &filter)
                         && tx.send(Ok(line)).await.is_err()
                     {
                         return;
@@ -170,7 +171,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                         ev = events.next() => match ev {
                             Some(Ok(ev)) => {
                                 position = position.max(ev.rv());
-                                if let Some(line) = translate(&ev, &ns_prefix, &filter)
+                                if let Some(line) = translate(&ctx.def, &ev, &ns_prefix, &filter)
                                     && tx.send(Ok(line)).await.is_err()
                                 {
                                     return;

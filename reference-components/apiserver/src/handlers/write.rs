@@ -152,13 +152,14 @@ pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Statu
 
 /// Defaults, then validation (422 Invalid with one cause per field error).
 pub fn default_and_validate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<(), Status> {
-    crate::defaults::default(ctx.def.group, ctx.def.kind, obj);
-    let errors = crate::validation::validate(ctx.def.group, ctx.def.kind, ctx.def.namespaced, obj, old);
+    let (group, kind) = (ctx.def.storage_group(), ctx.def.storage_kind());
+    crate::defaults::default(group, kind, obj);
+    let errors = crate::validation::validate(group, kind, ctx.def.namespaced, obj, old);
     if errors.is_empty() {
         return Ok(());
     }
     let name = meta_str(obj, "name").unwrap_or_default().to_string();
-    Err(Status::invalid(ctx.def.kind, &name, errors.iter().map(|e| e.to_cause()).collect()))
+    Err(Status::invalid(kind, &name, errors.iter().map(|e| e.to_cause()).collect()))
 }
 
 /// Add `Warning` headers.
@@ -217,23 +218,26 @@ where
             return Ok(Updated { object, code: StatusCode::CREATED, warnings });
         };
         let old = from_storage(&current.value, current.mod_revision).map_err(internal)?;
-        let new = desired(Some(&old))?;
+        let new = desired(Some(&ctx.def.served(old.clone())))?;
         match apply_update(ctx, part, &current, &old, new).await? {
-            Some(done) => return Ok(done),
+            Some(done) => return Ok(Updated { object: ctx.def.served(done.object), ..done }),
             None => continue, // lost a race: read again
         }
     }
     Err(Status::conflict(&ctx.def.qualified_plural(), ctx.name(), "too many concurrent updates; try again"))
 }
 
-/// One attempt: `Ok(None)` when another write got in between (retry).
+/// One attempt: `Ok(None)` when another write got in between (retry). `old` is the stored
+/// object, `new` the wanted one in the served version; the result is in the stored form.
 async fn apply_update(
     ctx: &Ctx,
     part: Part,
     current: &KeyValue,
     old: &Value,
-    mut new: Value,
+    new: Value,
 ) -> Result<Option<Updated>, Status> {
+    let (new, warnings) = decode_typed(ctx, new)?;
+    let mut new = ctx.def.stored(new);
     if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty())
         && rv.parse::<u64>().ok() != Some(current.mod_revision)
     {
@@ -272,9 +276,8 @@ async fn apply_update(
     if ctx.def.group.is_empty() && ctx.def.kind == "Service" && part == Part::Main {
         keep_service_allocations(old, &mut new);
     }
-    let (mut new, warnings) = decode_typed(ctx, new)?;
     if part == Part::System {
-        crate::defaults::default(ctx.def.group, ctx.def.kind, &mut new);
+        crate::defaults::default(ctx.def.storage_group(), ctx.def.storage_kind(), &mut new);
     } else {
         default_and_validate(ctx, &mut new, Some(old))?;
     }

@@ -33,6 +33,7 @@ where
         allow_create_on_update: false,
         field_selectors: &[],
         codec: Some(roundtrip::<K>),
+        conversion: None,
     }
 }
 
@@ -61,8 +62,9 @@ impl ResourceDef {
         self.field_selectors = fields;
         self
     }
-    fn storage(mut self, storage: &'static str) -> Self {
+    fn converted(mut self, storage: &'static str, conversion: &'static super::Conversion) -> Self {
         self.storage = storage;
+        self.conversion = Some(conversion);
         self
     }
 }
@@ -135,10 +137,16 @@ pub fn resources() -> Vec<ResourceDef> {
         def::<coordination::v1::Lease>().create_on_update(),
         // discovery.k8s.io/v1
         def::<discovery::v1::EndpointSlice>(),
-        // events.k8s.io/v1 (stored apart from core events until conversion between them lands)
-        def::<events::v1::Event>().short(&["ev"]).create_on_update().storage("events.k8s.io/events"),
-        // autoscaling/v2
+        // events.k8s.io/v1: stored as core/v1 Events
+        def::<events::v1::Event>().short(&["ev"]).create_on_update().converted("events", &super::conversion::EVENTS_V1),
+        // autoscaling/v2, and v1 stored as v2
         def::<autoscaling::v2::HorizontalPodAutoscaler>().short(&["hpa"]).all().subs(&[Status]).generation(),
+        def::<autoscaling::v1::HorizontalPodAutoscaler>()
+            .short(&["hpa"])
+            .all()
+            .subs(&[Status])
+            .generation()
+            .converted("horizontalpodautoscalers", &super::conversion::HPA_V1),
         // networking.k8s.io/v1
         def::<networking::v1::Ingress>().short(&["ing"]).subs(&[Status]).generation(),
         def::<networking::v1::IngressClass>(),

@@ -5,11 +5,15 @@
 //! switches in which resources differ (generation tracking, create-on-update, field selectors).
 
 pub mod builtin;
+pub mod conversion;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::Value;
+
+pub use conversion::Conversion;
 
 /// A subresource the generic handlers know how to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +88,8 @@ pub struct ResourceDef {
     pub field_selectors: &'static [(&'static str, &'static str)],
     /// Typed round trip for built-in types; `None` keeps the JSON as sent (custom resources).
     pub codec: Option<Codec>,
+    /// How this version converts to and from the stored one, when they differ.
+    pub conversion: Option<&'static Conversion>,
 }
 
 impl ResourceDef {
@@ -95,6 +101,43 @@ impl ResourceDef {
     /// `plural` or `plural.group`, as Kubernetes names resources in messages.
     pub fn qualified_plural(&self) -> String {
         if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+    }
+
+    /// The stored group (the served one unless converted).
+    pub fn storage_group(&self) -> &'static str {
+        self.conversion.map_or(self.group, |c| c.storage_group)
+    }
+
+    /// The stored kind.
+    pub fn storage_kind(&self) -> &'static str {
+        self.conversion.map_or(self.kind, |c| c.storage_kind)
+    }
+
+    /// A stored object in this version's form.
+    pub fn served(&self, v: Value) -> Value {
+        match self.conversion {
+            Some(c) => (c.from_storage)(v),
+            None => v,
+        }
+    }
+
+    /// An object of this version in the stored form.
+    pub fn stored(&self, v: Value) -> Value {
+        match self.conversion {
+            Some(c) => (c.to_storage)(v),
+            None => v,
+        }
+    }
+
+    /// Stored JSON bytes in this version's form (a copy of the handle when no conversion).
+    pub fn served_bytes(&self, b: &Bytes) -> Bytes {
+        match self.conversion {
+            None => b.clone(),
+            Some(c) => match serde_json::from_slice(b) {
+                Ok(v) => Bytes::from(serde_json::to_vec(&(c.from_storage)(v)).expect("JSON values serialise")),
+                Err(_) => b.clone(),
+            },
+        }
     }
 
     /// Whether the resource serves `sub`.

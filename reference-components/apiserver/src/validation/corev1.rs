@@ -325,7 +325,8 @@ pub(crate) fn event(ev: &Value, old: Option<&Value>, strict: bool) -> Vec<FieldE
         if io_ns.is_empty() && ns != "default" && ns != "kube-system" {
             errs.push(FieldError::invalid(&io_path, io_ns, mismatch));
         }
-        let rc = str_of(ev, "reportingController");
+        // core/v1 calls it `reportingComponent`; errors use the events.k8s.io name.
+        let rc = str_of(ev, "reportingComponent");
         if rc.is_empty() {
             errs.push(FieldError::required(&Path::new("reportingController"), ""));
         }

@@ -87,6 +87,7 @@ fn events_v1_as_core(ev: &Value) -> Value {
     for (from, to) in [
         ("regarding", "involvedObject"),
         ("note", "message"),
+        ("reportingController", "reportingComponent"),
         ("deprecatedSource", "source"),
         ("deprecatedFirstTimestamp", "firstTimestamp"),
         ("deprecatedLastTimestamp", "lastTimestamp"),
