@@ -1,5 +1,5 @@
-//! `Api<K>` against a real HTTP server (the fake apiserver in `support`): every verb, typed and
-//! dynamic, with the URL paths, content types and errors a user relies on.
+//! `Api<K>` against the reference apiserver (through the recording proxy in `support`): every
+//! verb, typed and dynamic, with the URL paths, content types and errors a user relies on.
 
 mod support;
 
@@ -16,7 +16,8 @@ use kube_core::{
     ResourceExt,
 };
 use serde_json::json;
-use support::{FakeServer, Fault, ResourceDef, configmap, labelled, namespace, pod, within};
+use support::proxy::Fault;
+use support::{Server, configmap, labelled, namespace, pod, within};
 
 fn pp() -> PostParams {
     PostParams::default()
@@ -29,7 +30,7 @@ fn status_of(err: &Error) -> &kube_core::Status {
 
 #[tokio::test]
 async fn create_get_and_get_opt() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
 
     let created = pods.create(&pp(), &pod("web")).await.unwrap();
@@ -39,12 +40,11 @@ async fn create_get_and_get_opt() {
         created.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Pending")
     );
-    let stored = server
-        .object("v1", "pods", Some("default"), "web")
-        .expect("stored");
+    let stored = server.stored("/registry/pods/default/web").await;
     assert_eq!(
-        stored["metadata"]["resourceVersion"],
-        json!(created.resource_version().unwrap())
+        stored.map(|rv| rv.to_string()),
+        created.resource_version(),
+        "what the server stored"
     );
 
     let got = pods.get("web").await.unwrap();
@@ -61,6 +61,7 @@ async fn create_get_and_get_opt() {
     assert_eq!(pods.get_opt("nope").await.unwrap(), None);
 
     let post = server
+        .proxy
         .requests()
         .into_iter()
         .find(|r| r.method == Method::POST)
@@ -71,7 +72,7 @@ async fn create_get_and_get_opt() {
 
 #[tokio::test]
 async fn create_with_generate_name_gets_a_fresh_name_each_time() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
     let mut template = configmap("", &[("k", "v")]);
     template.metadata.name = None;
@@ -90,7 +91,7 @@ async fn create_with_generate_name_gets_a_fresh_name_each_time() {
 
 #[tokio::test]
 async fn errors_keep_the_server_status() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
     pods.create(&pp(), &pod("web")).await.unwrap();
 
@@ -137,21 +138,30 @@ async fn errors_keep_the_server_status() {
     assert!(err.is_not_found());
     assert_eq!(status_of(&err).message, r#"namespaces "nowhere" not found"#);
 
-    // A resource the server does not serve: kube-apiserver answers with a plain-text 404.
+    // A resource the server does not serve.
     let gadgets = ApiResource::from_gvk(&GroupVersionKind::gvk("example.com", "v1", "Gadget"));
     let api: Api<DynamicObject> = Api::namespaced_with(server.client(), "default", &gadgets);
     let err = api.get("g").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
-    assert_eq!(status_of(&err).message, "404 page not found");
+    assert_eq!(status_of(&err).code, 404);
 }
 
 #[tokio::test]
 async fn a_non_status_error_body_becomes_a_status_with_its_code() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    cms.create(&pp(), &configmap("cfg", &[])).await.unwrap();
     let path = "/api/v1/namespaces/default/configmaps/cfg";
-    server.inject(Fault::raw(500, "text/plain", "boom: etcd is on fire").on(Method::GET, path));
-    server.inject(Fault::raw(403, "text/html", "<html>go away</html>").on(Method::GET, path));
+    // What proxies and kube-apiserver's own fallback handlers answer: not a `Status`.
+    server
+        .proxy
+        .inject(Fault::raw(500, "text/plain", "boom: etcd is on fire").on(Method::GET, path));
+    server
+        .proxy
+        .inject(Fault::raw(403, "text/html", "<html>go away</html>").on(Method::GET, path));
+    server
+        .proxy
+        .inject(Fault::raw(404, "text/plain; charset=utf-8", "404 page not found\n").on(Method::GET, path));
 
     let err = cms.get("cfg").await.unwrap_err();
     let s = status_of(&err);
@@ -159,16 +169,24 @@ async fn a_non_status_error_body_becomes_a_status_with_its_code() {
         (s.code, s.reason.as_str(), s.message.as_str()),
         (500, "InternalError", "boom: etcd is on fire")
     );
-    assert_eq!(server.count(&Method::GET, path), 1, "a 500 is not retried");
+    assert_eq!(server.proxy.count(&Method::GET, path), 1, "a 500 is not retried");
 
     let err = cms.get("cfg").await.unwrap_err();
     assert!(err.is_forbidden(), "{err:?}");
     assert_eq!(status_of(&err).message, "<html>go away</html>");
+
+    let err = cms.get("cfg").await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(status_of(&err).message, "404 page not found");
+    assert_eq!(
+        cms.get_opt("cfg").await.unwrap().map(|c| c.name_any()).as_deref(),
+        Some("cfg")
+    );
 }
 
 #[tokio::test]
 async fn list_stream_pages_through_1234_objects_exactly_once() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let client = server.unthrottled_client();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let names: BTreeSet<String> = (0..1234).map(|i| format!("cm-{i:04}")).collect();
@@ -201,7 +219,7 @@ async fn list_stream_pages_through_1234_objects_exactly_once() {
         "no limit: everything at once"
     );
 
-    server.clear_requests();
+    server.proxy.clear_requests();
     let pages = cms
         .list_stream(&ListParams::default().limit(100))
         .map_ok(|cm| cm.name_any());
@@ -209,7 +227,7 @@ async fn list_stream_pages_through_1234_objects_exactly_once() {
     assert_eq!(streamed.len(), 1234, "every object exactly once");
     assert_eq!(streamed.iter().cloned().collect::<BTreeSet<_>>(), names);
 
-    let pages = server.requests();
+    let pages = server.proxy.requests();
     assert_eq!(pages.len(), 13, "13 pages of at most 100");
     assert!(
         pages
@@ -234,7 +252,7 @@ async fn list_stream_pages_through_1234_objects_exactly_once() {
 
 #[tokio::test]
 async fn an_expired_continue_token_is_a_gone_error() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
     for i in 0..5 {
         cms.create(&pp(), &configmap(&format!("cm-{i}"), &[]))
@@ -244,9 +262,9 @@ async fn an_expired_continue_token_is_a_gone_error() {
     let mut stream = Box::pin(cms.list_stream(&ListParams::default().limit(2)));
     assert_eq!(stream.next().await.unwrap().unwrap().name_any(), "cm-0");
     assert_eq!(stream.next().await.unwrap().unwrap().name_any(), "cm-1");
-    // The store moves on and compacts past the revision the first page was read at.
+    // Storage moves on and compacts past the revision the first page was read at.
     cms.create(&pp(), &configmap("late", &[])).await.unwrap();
-    server.compact();
+    server.compact().await;
     let err = stream.next().await.unwrap().unwrap_err();
     assert!(err.is_gone(), "{err:?}");
     assert!(stream.next().await.is_none(), "the stream ends after the error");
@@ -254,7 +272,7 @@ async fn an_expired_continue_token_is_a_gone_error() {
 
 #[tokio::test]
 async fn selectors_filter_lists_and_delete_collection() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
     for (name, app) in [
         ("a", Some("web")),
@@ -312,8 +330,9 @@ async fn selectors_filter_lists_and_delete_collection() {
         Either::Right(s) => panic!("expected the deleted objects, got {s:?}"),
     }
     assert_eq!(names(cms.list(&ListParams::default()).await.unwrap()), ["c", "d"]);
-    assert!(server.object("v1", "configmaps", Some("default"), "a").is_none());
+    assert!(server.stored("/registry/configmaps/default/a").await.is_none());
     let req = server
+        .proxy
         .requests()
         .into_iter()
         .find(|r| r.method == Method::DELETE)
@@ -326,7 +345,7 @@ async fn selectors_filter_lists_and_delete_collection() {
 
 #[tokio::test]
 async fn replace_with_a_stale_resource_version_is_a_conflict() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
     let v1 = cms.create(&pp(), &configmap("cfg", &[("k", "1")])).await.unwrap();
 
@@ -376,7 +395,7 @@ async fn replace_with_a_stale_resource_version_is_a_conflict() {
 
 #[tokio::test]
 async fn patch_merge_json_and_strategic() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
     let mut p = labelled(pod("web"), "app", "web");
     p.spec.as_mut().unwrap().containers.push(Container {
@@ -431,6 +450,7 @@ async fn patch_merge_json_and_strategic() {
     );
 
     let content_types: Vec<_> = server
+        .proxy
         .requests()
         .into_iter()
         .filter(|r| r.method == Method::PATCH)
@@ -474,7 +494,7 @@ async fn patch_merge_json_and_strategic() {
 
 #[tokio::test]
 async fn delete_returns_the_object_or_a_status() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let client = server.client();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client, "default");
@@ -541,6 +561,7 @@ async fn delete_returns_the_object_or_a_status() {
     );
     assert!(cms.get_opt("guarded").await.unwrap().is_some());
     let delete = server
+        .proxy
         .requests()
         .into_iter()
         .rfind(|r| r.method == Method::DELETE)
@@ -554,7 +575,7 @@ async fn delete_returns_the_object_or_a_status() {
 
 #[tokio::test]
 async fn status_subresource_replace_and_patch() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
     let created = pods.create(&pp(), &pod("web")).await.unwrap();
 
@@ -590,14 +611,14 @@ async fn status_subresource_replace_and_patch() {
         .patch_status(
             "web",
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"podIP": "10.0.0.7"}})),
+            &Patch::Merge(json!({"status": {"podIP": "127.0.0.7"}})),
         )
         .await
         .unwrap();
     let status = patched.status.unwrap();
     assert_eq!(
         (status.phase.as_deref(), status.pod_ip.as_deref()),
-        (Some("Running"), Some("10.0.0.7"))
+        (Some("Running"), Some("127.0.0.7"))
     );
     assert_eq!(
         pods.get_status("web")
@@ -607,10 +628,11 @@ async fn status_subresource_replace_and_patch() {
             .unwrap()
             .pod_ip
             .as_deref(),
-        Some("10.0.0.7")
+        Some("127.0.0.7")
     );
 
     let paths: Vec<_> = server
+        .proxy
         .requests()
         .into_iter()
         .filter(|r| r.path.ends_with("/status"))
@@ -635,78 +657,8 @@ async fn status_subresource_replace_and_patch() {
 }
 
 #[tokio::test]
-async fn dynamic_objects_with_an_api_resource() {
-    let server = FakeServer::start().await;
-    let client = server.client();
-
-    let ar = ApiResource::erase::<ConfigMap>(&());
-    let dynamic: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
-    assert_eq!(dynamic.resource_url(), "/api/v1/namespaces/default/configmaps");
-    let obj = DynamicObject::new("dyn", &ar).data(json!({"data": {"k": "v"}}));
-    let created = dynamic.create(&pp(), &obj).await.unwrap();
-    assert_eq!(created.types.as_ref().unwrap().kind, "ConfigMap");
-    assert_eq!(created.data["data"]["k"], "v");
-    let typed: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    assert_eq!(typed.get("dyn").await.unwrap().data.unwrap()["k"], "v");
-    let listed = dynamic.list(&ListParams::default()).await.unwrap();
-    assert_eq!(
-        listed.items.iter().map(|o| o.name_any()).collect::<Vec<_>>(),
-        ["dyn"]
-    );
-
-    // A custom resource the server learns about at run time.
-    server.add_resource(ResourceDef::namespaced("example.com", "v1", "Widget", "widgets"));
-    let widgets = ApiResource::from_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget"));
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &widgets);
-    assert_eq!(
-        api.resource_url(),
-        "/apis/example.com/v1/namespaces/default/widgets"
-    );
-    let w = DynamicObject::new("w1", &widgets).data(json!({"spec": {"size": 1}}));
-    api.create(&pp(), &w).await.unwrap();
-    let patched = api
-        .patch(
-            "w1",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"size": 3}})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(patched.data["spec"]["size"], 3);
-    let err = api
-        .patch(
-            "w1",
-            &PatchParams::default(),
-            &Patch::Strategic(json!({"spec": {}})),
-        )
-        .await
-        .unwrap_err();
-    let s = status_of(&err);
-    assert_eq!(
-        (s.code, s.reason.as_str()),
-        (415, "UnsupportedMediaType"),
-        "{s:?}"
-    );
-    assert!(
-        api.delete("w1", &DeleteParams::default())
-            .await
-            .unwrap()
-            .is_right()
-    );
-
-    // Cluster-scoped.
-    let ns_ar = ApiResource::erase::<Namespace>(&());
-    let namespaces: Api<DynamicObject> = Api::all_with(client, &ns_ar);
-    namespaces
-        .create(&pp(), &DynamicObject::new("dyn-ns", &ns_ar))
-        .await
-        .unwrap();
-    assert!(server.object("v1", "namespaces", None, "dyn-ns").is_some());
-}
-
-#[tokio::test]
 async fn all_and_namespaced_address_the_right_urls() {
-    let server = FakeServer::start().await;
+    let server = Server::start().await;
     let client = server.client();
     assert_eq!(Api::<Pod>::all(client.clone()).resource_url(), "/api/v1/pods");
     assert_eq!(
@@ -771,6 +723,7 @@ async fn all_and_namespaced_address_the_right_urls() {
     assert_eq!(one.items.len(), 1);
 
     let paths: Vec<_> = server
+        .proxy
         .requests()
         .into_iter()
         .filter(|r| r.method == Method::GET)

@@ -260,7 +260,7 @@ impl Client {
 fn rate_limiter(qps: Option<f32>, burst: u32) -> Option<TokenBucket> {
     match qps {
         Some(q) if q > 0.0 && q.is_finite() => Some(TokenBucket::new(q, burst)),
-        Some(q) if q == 0.0 => Some(TokenBucket::new(crate::config::DEFAULT_QPS, burst.max(1))),
+        Some(0.0) => Some(TokenBucket::new(crate::config::DEFAULT_QPS, burst.max(1))),
         _ => None,
     }
 }

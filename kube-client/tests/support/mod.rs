@@ -1,77 +1,55 @@
-//! Test support: a small fake apiserver on 127.0.0.1 and helpers for the tests that use it.
+//! Test support: the in-process reference apiserver ([`TestServer`]) behind a fault-injecting
+//! proxy ([`FaultProxy`]), and helpers for the tests that use them.
 //!
-//! [`FakeServer`] is an axum app over a real in-memory store of JSON objects (pods,
-//! configmaps, namespaces, deployments, and any resource a test adds): one resourceVersion
-//! counter, compare-and-swap writes, Kubernetes-shaped `Status` errors, paged lists with label
-//! and field selectors, the three patch types, delete and deletecollection, the `status`
-//! subresource, discovery documents, and chunked watches. Knobs let a test inject failures
-//! ([`Fault`]), require a bearer token, cut watch output into awkward chunks, and close, break
-//! or expire watches. It stands in for the in-process reference apiserver until that exists.
-//!
-//! Request bodies up to 64 MiB are accepted (kube-apiserver's limit is 3 MiB) so that tests
-//! can push very large objects through watches.
-// Each test crate uses part of this module; the fake's errors are `Status` values, as on the wire.
-#![allow(dead_code, clippy::result_large_err)]
+//! Clients made here talk to the proxy, which forwards everything to the real apiserver and
+//! records what it saw; a test turns the proxy's knobs only for what a healthy apiserver never
+//! does (429/503, dropped connections, awkward chunking, a wrong token).
+// Each test crate uses part of this module.
+#![allow(dead_code)]
 
-mod fake_http;
-mod fake_resources;
-mod fake_store;
+pub mod proxy;
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt;
-use http::Method;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Namespace, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube_client::{Client, Config};
-use serde_json::Value;
+use reference_apiserver::server::ServerConfig;
+use reference_apiserver::storage::{self, StorageKind};
+use reference_apiserver::testing::TestServer;
 
-pub use fake_http::{Chunking, Fault, Seen};
-pub use fake_resources::ResourceDef;
-
-use fake_http::{Shared, lock};
+use proxy::FaultProxy;
 
 /// How long any single wait in a test may take before it fails.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running fake apiserver. It stops with the test's runtime.
-pub struct FakeServer {
-    pub addr: SocketAddr,
-    shared: Arc<Shared>,
+/// The reference apiserver and the proxy in front of it. Both stop with the test.
+pub struct Server {
+    /// The apiserver, for white-box checks of what it stored.
+    pub api: TestServer,
+    /// The proxy every client made here goes through.
+    pub proxy: FaultProxy,
 }
 
-impl FakeServer {
-    /// Start on a random loopback port.
+impl Server {
+    /// Start an apiserver on memory storage, and a proxy in front of it.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let shared = Arc::new(Shared::new(addr));
-        let app = Router::new()
-            .fallback(fake_http::handle)
-            .layer(DefaultBodyLimit::max(64 << 20))
-            .with_state(shared.clone());
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake apiserver") });
-        Self { addr, shared }
+        Self::start_with(ServerConfig::default()).await
     }
 
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+    /// Start with server options (e.g. a short watch history).
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let storage = storage::open(StorageKind::Memory, Path::new("")).expect("memory storage");
+        let api = TestServer::start_with(storage, config).await;
+        let proxy = FaultProxy::start(&api.url()).await;
+        Self { api, proxy }
     }
 
-    /// A default configuration for this server (plain HTTP, no credentials).
+    /// A default configuration for the proxy (plain HTTP, no credentials).
     pub fn config(&self) -> Config {
-        Config::new(self.url().parse().expect("valid URL"))
+        Config::new(self.proxy.url().parse().expect("valid URL"))
     }
 
     /// A client with the default configuration.
@@ -86,87 +64,18 @@ impl FakeServer {
         Client::new(config).expect("client")
     }
 
-    /// Answer matching requests with a failure instead (first matching fault wins).
-    pub fn inject(&self, fault: Fault) {
-        lock(&self.shared.faults).push(fault);
+    /// Whether storage holds `key` (`/registry/configmaps/default/cfg`), read without HTTP.
+    pub async fn stored(&self, key: &str) -> Option<u64> {
+        let kv = self.api.state().storage.get(key).await.expect("storage reads");
+        kv.map(|kv| kv.mod_revision)
     }
 
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Seen> {
-        lock(&self.shared.log).clone()
-    }
-
-    /// How many `method` requests reached `path` (query ignored).
-    pub fn count(&self, method: &Method, path: &str) -> usize {
-        lock(&self.shared.log)
-            .iter()
-            .filter(|s| s.method == *method && s.path == path)
-            .count()
-    }
-
-    /// Forget the requests received so far.
-    pub fn clear_requests(&self) {
-        lock(&self.shared.log).clear();
-    }
-
-    /// Answer 401 to requests without `Authorization: Bearer <token>` (`None`: no check).
-    pub fn require_token(&self, token: Option<&str>) {
-        *lock(&self.shared.token) = token.map(str::to_string);
-    }
-
-    /// Cut the lines of watches started from now on into chunks of `size` bytes, pausing
-    /// `delay` before each.
-    pub fn chunk_watches(&self, size: usize, delay: Option<Duration>) {
-        *lock(&self.shared.chunking) = Chunking { size, delay };
-    }
-
-    /// End every open watch cleanly.
-    pub fn close_watches(&self) {
-        lock(&self.shared.store).close_watches();
-    }
-
-    /// Break every open watch connection in the middle of an event.
-    pub fn break_watches(&self) {
-        lock(&self.shared.store).break_watches();
-    }
-
-    /// Send a BOOKMARK to every watch that allows them.
-    pub fn send_bookmarks(&self) {
-        lock(&self.shared.store).send_bookmarks();
-    }
-
-    /// Forget history: older watch resourceVersions and continue tokens get 410 Expired.
-    pub fn compact(&self) {
-        lock(&self.shared.store).compact();
-    }
-
-    /// Open watches.
-    pub fn watcher_count(&self) -> usize {
-        lock(&self.shared.store).watcher_count()
-    }
-
-    /// The latest resourceVersion.
-    pub fn resource_version(&self) -> u64 {
-        lock(&self.shared.store).resource_version()
-    }
-
-    /// Serve another resource (possibly in a new group or version), as installing a CRD would.
-    pub fn add_resource(&self, def: ResourceDef) {
-        lock(&self.shared.store).defs.push(def);
-    }
-
-    /// An object as stored, read without going through HTTP.
-    pub fn object(
-        &self,
-        api_version: &str,
-        plural: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Value> {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let store = lock(&self.shared.store);
-        let def = store.def(group, version, plural)?;
-        store.object(&def, namespace, name)
+    /// Compact storage up to its latest revision: older revisions (and continue tokens and
+    /// watches from them, once out of the watch cache's history) are gone.
+    pub async fn compact(&self) {
+        let storage = &self.api.state().storage;
+        let rv = storage.revision().await.expect("revision");
+        storage.compact(rv).await.expect("compaction");
     }
 }
 
@@ -175,16 +84,6 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     tokio::time::timeout(TIMEOUT, fut)
         .await
         .unwrap_or_else(|_| panic!("timed out after {TIMEOUT:?}: {what}"))
-}
-
-/// Wait until `condition` holds, failing the test after [`TIMEOUT`].
-pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    within(what, async {
-        while !condition() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
 }
 
 /// A pod with one container.

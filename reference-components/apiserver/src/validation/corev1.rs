@@ -416,7 +416,7 @@ pub(crate) fn event(ev: &Value, old: Option<&Value>, strict: bool) -> Vec<FieldE
                 "eventTime",
                 "action",
                 "related",
-                "reportingController",
+                "reportingComponent",
                 "reportingInstance",
             ] {
                 errs.extend(super::pod::immutable(
