@@ -17,6 +17,8 @@ const VALUE_SIZE: usize = 2048;
 struct Run {
     writes: usize,
     elapsed: Duration,
+    /// Average writes per commit (embedded only).
+    group_size: f64,
 }
 
 impl Run {
@@ -46,57 +48,83 @@ async fn creates(store: Arc<dyn Storage>, writers: usize, per_writer: usize) -> 
     Run {
         writes: writers * per_writer,
         elapsed: start.elapsed(),
+        group_size: 0.0,
+    }
+}
+
+/// Runs `make` `rounds` times and keeps the median run (the disk is shared and noisy), with the
+/// figures of all rounds.
+async fn median<F, Fut>(rounds: usize, mut make: F) -> (Run, String)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Run>,
+{
+    let mut runs = Vec::new();
+    for _ in 0..rounds {
+        runs.push(make().await);
+    }
+    runs.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+    let spread: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.per_second())).collect();
+    (runs.swap_remove(runs.len() / 2), spread.join(", "))
+}
+
+/// A fresh embedded store in the target directory (not /tmp: the fsyncs must hit the disk the
+/// store would live on), run with `writers` writers.
+async fn embedded(writers: usize, per_writer: usize) -> Run {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let store = Arc::new(EmbeddedStorage::open(dir.path()).expect("open"));
+    let run = creates(store.clone(), writers, per_writer).await;
+    let stats = store.stats();
+    Run {
+        group_size: stats.writes as f64 / stats.commits.max(1) as f64,
+        ..run
     }
 }
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (memory_each, embedded_each, single_total) = if full { (20_000, 1_500, 400) } else { (20, 5, 5) };
+    let (rounds, memory_each, embedded_each, single_total) = if full {
+        (3, 20_000, 1_500, 400)
+    } else {
+        (1, 20, 5, 5)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    // The target directory, not /tmp: the fsyncs must hit the disk the store would live on.
-    let scratch = env!("CARGO_TARGET_TMPDIR");
     runtime.block_on(async {
-        let memory = creates(Arc::new(MemoryStorage::new()), WRITERS, memory_each).await;
-
-        let dir = tempfile::tempdir_in(scratch).expect("tempdir");
-        let store = Arc::new(EmbeddedStorage::open(dir.path()).expect("open"));
-        let embedded = creates(store.clone(), WRITERS, embedded_each).await;
-        let stats = store.stats();
-        drop(store);
-
-        let dir = tempfile::tempdir_in(scratch).expect("tempdir");
-        let store = Arc::new(EmbeddedStorage::open(dir.path()).expect("open"));
-        let single = creates(store, 1, single_total).await;
-
         println!("storage create throughput, {WRITERS} writers, {VALUE_SIZE}-byte values");
+        let (memory, memory_rounds) = median(rounds, || {
+            creates(Arc::new(MemoryStorage::new()), WRITERS, memory_each)
+        })
+        .await;
         println!(
-            "  memory:                     {:>9.0} writes/s ({} writes in {:.2?})",
+            "  memory:                     {:>9.0} writes/s ({} writes in {:.2?}; rounds: {memory_rounds})",
             memory.per_second(),
             memory.writes,
-            memory.elapsed
+            memory.elapsed,
         );
+        let (group, group_rounds) = median(rounds, || embedded(WRITERS, embedded_each)).await;
         println!(
-            "  embedded (durable, group):  {:>9.0} writes/s ({} writes in {:.2?}, {:.1} writes per commit)",
-            embedded.per_second(),
-            embedded.writes,
-            embedded.elapsed,
-            stats.writes as f64 / stats.commits.max(1) as f64
+            "  embedded (durable, group):  {:>9.0} writes/s ({} writes in {:.2?}, {:.1} writes per commit; rounds: {group_rounds})",
+            group.per_second(),
+            group.writes,
+            group.elapsed,
+            group.group_size,
         );
+        let (single, single_rounds) = median(rounds, || embedded(1, single_total)).await;
         println!(
-            "  embedded, 1 writer:         {:>9.0} writes/s (one fsync per write)",
+            "  embedded, 1 writer:         {:>9.0} writes/s (one fsync per write; rounds: {single_rounds})",
             single.per_second()
         );
         println!(
             "  ratio memory / embedded:    {:>9.1}x",
-            memory.per_second() / embedded.per_second()
+            memory.per_second() / group.per_second()
         );
         println!(
             "  ratio group / 1 writer:     {:>9.1}x",
-            embedded.per_second() / single.per_second()
+            group.per_second() / single.per_second()
         );
         if !full {
             println!("  (smoke run; `cargo bench` for figures)");

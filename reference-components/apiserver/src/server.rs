@@ -221,8 +221,23 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
         return status_response(&s);
     }
     let Some(def) = state.registry.get(&info.group, &info.version, &info.resource).cloned() else {
+        // An unserved group-version is not an API at all: kube-apiserver's plain-text 404.
+        let served = state.registry.all().iter().any(|d| d.group == info.group && d.version == info.version);
+        if !served {
+            let mut r = Response::new(Body::from("404 page not found\n"));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+            return r;
+        }
         return status_response(&not_found_path(&path));
     };
+    if info.subresource.is_none() && !def.allows(info.verb.as_str()) {
+        return status_response(&Status::failure(
+            405,
+            kube_core::status::reason::METHOD_NOT_ALLOWED,
+            format!("the server does not allow this method on the requested resource ({})", def.qualified_plural()),
+        ));
+    }
     if def.namespaced && info.namespace.is_none() && !matches!(info.verb, handlers::Verb::List | handlers::Verb::Watch | handlers::Verb::DeleteCollection) {
         return status_response(&not_found_path(&path));
     }

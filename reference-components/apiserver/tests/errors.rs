@@ -45,6 +45,10 @@ async fn malformed_requests() {
     expect(&c, "GET", "/api/v1/namespaces/default/configmaps/none", b"", 404, "NotFound", "configmaps \"none\" not found").await;
     expect(&c, "GET", "/api/v1/nothings", b"", 404, "NotFound", "could not find").await;
     expect(&c, "POST", "/api/v1/namespaces/default/pods/x/logs", b"{}", 404, "NotFound", "could not find").await;
+    // An unserved group-version is kube-apiserver's plain-text 404.
+    expect(&c, "GET", "/apis/example.com/v1/widgets", b"", 404, "NotFound", "404 page not found").await;
+    // Namespaces do not serve deletecollection.
+    expect(&c, "DELETE", "/api/v1/namespaces", b"", 405, "MethodNotAllowed", "does not allow this method").await;
 
     // Name in the body differs from the URL.
     send(&c, "POST", cms, "application/json", br#"{"metadata":{"name":"a"},"data":{"k":"v"}}"#.to_vec()).await.unwrap();

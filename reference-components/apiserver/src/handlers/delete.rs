@@ -62,6 +62,9 @@ impl DeleteOptions {
         if let Some(d) = ctx.param("dryRun") {
             opts.dry_run = vec![d.to_string()];
         }
+        if let Some(d) = opts.dry_run.iter().find(|d| *d != "All") {
+            return Err(super::unsupported_dry_run("DeleteOptions", d));
+        }
         if opts.orphan_dependents.is_some() && opts.propagation_policy.is_some() {
             return Err(Status::bad_request("Only one of OrphanDependents and PropagationPolicy may be set"));
         }
@@ -92,14 +95,14 @@ pub async fn delete(ctx: &Ctx) -> HandlerResult {
     if returns_object {
         return Ok(super::json(StatusCode::OK, &obj));
     }
-    let status = json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-        "details": {
-            "name": ctx.name(), "group": ctx.def.group, "kind": ctx.def.plural,
-            "uid": meta_str(&obj, "uid").unwrap_or_default(),
-        },
+    let status = Status::success().with_details(kube_core::status::StatusDetails {
+        name: ctx.name().to_string(),
+        group: ctx.def.group.to_string(),
+        kind: ctx.def.plural.to_string(),
+        uid: meta_str(&obj, "uid").unwrap_or_default().to_string(),
+        ..Default::default()
     });
-    Ok(super::json(StatusCode::OK, &status))
+    Ok(super::json(StatusCode::OK, &serde_json::to_value(&status).map_err(internal)?))
 }
 
 /// Delete (or start deleting) one object. Returns its last state and whether it is gone.

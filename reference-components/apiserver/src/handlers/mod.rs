@@ -251,8 +251,39 @@ pub fn parse_rv(rv: &str) -> Result<u64, Status> {
         .map_err(|_| Status::bad_request(format!("invalid resource version \"{rv}\": must be a non-negative integer")))
 }
 
+/// 422 for a `dryRun` value other than `All` (kube-apiserver's `ValidateCreateOptions` and its
+/// siblings): an unknown value must never be taken for a real write.
+pub fn unsupported_dry_run(options_kind: &str, value: &str) -> Status {
+    Status::invalid(
+        &format!("{options_kind}.meta.k8s.io"),
+        "",
+        vec![kube_core::status::StatusCause {
+            reason: "FieldValueNotSupported".into(),
+            message: format!("Unsupported value: \"{value}\": supported values: \"All\""),
+            field: "dryRun".into(),
+        }],
+    )
+}
+
+fn check_dry_run(ctx: &Ctx) -> Result<(), Status> {
+    let options_kind = match ctx.info.verb {
+        Verb::Create => "CreateOptions",
+        Verb::Update => "UpdateOptions",
+        Verb::Patch => "PatchOptions",
+        Verb::Delete | Verb::DeleteCollection => "DeleteOptions",
+        Verb::Get | Verb::List | Verb::Watch => return Ok(()),
+    };
+    match ctx.param("dryRun") {
+        Some(value) if value != "All" => Err(unsupported_dry_run(options_kind, value)),
+        _ => Ok(()),
+    }
+}
+
 /// Serve one resource request.
 pub async fn dispatch(ctx: Ctx) -> Response {
+    if let Err(s) = check_dry_run(&ctx) {
+        return status_response(&s);
+    }
     let result = match (ctx.info.verb, ctx.info.subresource.as_deref()) {
         (_, Some(sub)) => subresource::handle(&ctx, sub).await,
         (Verb::Get, None) => get::get(&ctx).await,

@@ -44,9 +44,46 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The fields the handlers read from a body before its typed decoding, checked for their JSON
+/// type first: a wrong type is a 400, as kube-apiserver's decoder answers, never silently
+/// replaced (a non-object `metadata` would otherwise become `{}` and wipe labels on update,
+/// and a numeric `resourceVersion` would turn a conditional update into an unconditional one).
+fn check_types(ctx: &Ctx, obj: &Value) -> Result<(), Status> {
+    let not_string = |v: &&Value| !v.is_null() && !v.is_string();
+    for field in ["apiVersion", "kind"] {
+        if let Some(v) = obj.get(field).filter(not_string) {
+            return Err(Status::bad_request(format!(
+                "couldn't get version/kind; json parse error: {field} must be a string, not {}",
+                type_name(v)
+            )));
+        }
+    }
+    let cannot_handle = |field: &str, want: &str, v: &Value| {
+        let kind = ctx.def.kind;
+        Status::bad_request(format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: {field} must be {want}, not {}",
+            ctx.def.version,
+            type_name(v)
+        ))
+    };
+    let Some(meta) = obj.get("metadata").filter(|m| !m.is_null()) else {
+        return Ok(());
+    };
+    if !meta.is_object() {
+        return Err(cannot_handle("metadata", "an object", meta));
+    }
+    for field in ["name", "generateName", "namespace", "resourceVersion"] {
+        if let Some(v) = meta.get(field).filter(not_string) {
+            return Err(cannot_handle(&format!("metadata.{field}"), "a string", v));
+        }
+    }
+    Ok(())
+}
+
 /// Check `apiVersion` and `kind` against the URL (filling them when absent), and the name and
 /// namespace in the body against the URL.
 pub fn check_identity(ctx: &Ctx, obj: &mut Value) -> Result<(), Status> {
+    check_types(ctx, obj)?;
     let api_version = ctx.def.api_version();
     let root = obj.as_object_mut().expect("checked to be an object");
     match root.get("apiVersion").and_then(Value::as_str) {

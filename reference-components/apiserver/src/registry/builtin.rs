@@ -34,6 +34,7 @@ where
         field_selectors: &[],
         codec: Some(roundtrip::<K>),
         conversion: None,
+        verbs: super::ALL_VERBS,
     }
 }
 
@@ -60,6 +61,10 @@ impl ResourceDef {
     }
     fn fields(mut self, fields: &'static [(&'static str, &'static str)]) -> Self {
         self.field_selectors = fields;
+        self
+    }
+    fn only_verbs(mut self, verbs: &'static [&'static str]) -> Self {
+        self.verbs = verbs;
         self
     }
     fn converted(mut self, storage: &'static str, conversion: &'static super::Conversion) -> Self {
@@ -98,7 +103,11 @@ const EVENT_FIELDS: &[(&str, &str)] = &[
 pub fn resources() -> Vec<ResourceDef> {
     vec![
         // core/v1
-        def::<core::v1::Namespace>().short(&["ns"]).subs(&[Status, Finalize]).fields(&[("status.phase", "")]),
+        def::<core::v1::Namespace>()
+            .short(&["ns"])
+            .subs(&[Status, Finalize])
+            .fields(&[("status.phase", "")])
+            .only_verbs(&["create", "delete", "get", "list", "patch", "update", "watch"]),
         def::<core::v1::Pod>()
             .short(&["po"])
             .all()

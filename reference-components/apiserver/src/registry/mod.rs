@@ -90,6 +90,8 @@ pub struct ResourceDef {
     pub codec: Option<Codec>,
     /// How this version converts to and from the stored one, when they differ.
     pub conversion: Option<&'static Conversion>,
+    /// The verbs served on the main resource.
+    pub verbs: &'static [&'static str],
 }
 
 impl ResourceDef {
@@ -181,9 +183,17 @@ impl ResourceDef {
 
     /// The verbs of the main resource.
     pub fn verbs(&self) -> &'static [&'static str] {
-        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        self.verbs
+    }
+
+    /// Whether the main resource serves `verb`.
+    pub fn allows(&self, verb: &str) -> bool {
+        self.verbs.contains(&verb)
     }
 }
+
+/// The verbs of most resources.
+pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 /// All served resources, by group, version and plural.
 #[derive(Debug, Clone, Default)]

@@ -48,7 +48,9 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use tokio::sync::oneshot;
 
 use super::engine::{Engine, EngineConfig, Snapshot, WriteOp};
-use super::{Error, Event, KeyValue, ListOptions, ListResult, Result, Revision, Storage, WatchStream};
+use super::{
+    Error, Event, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Storage, WatchStream,
+};
 
 /// The file inside the data directory.
 pub const FILE_NAME: &str = "store.redb";
@@ -67,6 +69,9 @@ const MAX_BATCH: usize = 4096;
 const LINGER: Duration = Duration::from_micros(500);
 
 /// A durable store in one data directory. Every acknowledged write survives `kill -9`.
+///
+/// Dropping it lets the writer commit what is already queued, then closes the file (the drop
+/// waits for that, at most one commit), so the directory can be opened again at once.
 ///
 /// ```
 /// # use reference_apiserver::storage::{EmbeddedStorage, Storage};
@@ -234,7 +239,7 @@ impl EmbeddedStorage {
                 .map_err(|_| closed())?;
             seq.next += 1;
             let latest = match event.kind {
-                super::EventKind::Delete => None,
+                EventKind::Delete => None,
                 _ => Some(event.kv.clone()),
             };
             seq.pending
@@ -508,10 +513,10 @@ fn persist(db: &Database, events: &[Arc<Event>]) -> Result<(), redb::Error> {
         for event in events {
             let kv = &event.kv;
             match event.kind {
-                super::EventKind::Delete => {
+                EventKind::Delete => {
                     objects.remove(kv.key.as_str())?;
                 }
-                super::EventKind::Create | super::EventKind::Update => {
+                EventKind::Create | EventKind::Update => {
                     let row = (kv.create_revision, kv.mod_revision, kv.value.as_ref());
                     objects.insert(kv.key.as_str(), row)?;
                 }
