@@ -78,10 +78,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot write kubeconfig {}: {e}", path.display()))?;
     }
     tracing::info!(%addr, storage = ?args.storage, "ref-apiserver listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: ending watches, finishing requests");
+        shutdown.cancel();
+    });
+    let stopping = state.shutdown.clone();
+    axum::serve(listener, router(state)).with_graceful_shutdown(stopping.cancelled_owned()).await?;
     Ok(())
 }

@@ -114,6 +114,8 @@ pub struct ApiState {
     pub authz: Arc<dyn Authorizer>,
     /// Options.
     pub config: ServerConfig,
+    /// Cancelled when the server shuts down: long-running requests (watches) end.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -166,6 +168,7 @@ impl ApiState {
             authn: Arc::new(AllowAnonymous),
             authz: Arc::new(AlwaysAllow),
             config,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }))
     }
 }

@@ -71,6 +71,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.state.shutdown.cancel();
         self.stop.cancel();
     }
 }

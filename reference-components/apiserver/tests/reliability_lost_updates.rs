@@ -29,7 +29,7 @@ use support::rv_of;
 
 const CLIENTS: usize = 50;
 /// Increments per client.
-const INCREMENTS: usize = 6;
+const INCREMENTS: usize = 4;
 /// Attempts one increment may take before the test gives up (a livelock would be a bug too).
 const MAX_ATTEMPTS: usize = 5_000;
 const NAME: &str = "counter";

@@ -161,6 +161,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                 if initial_end && tx.send(Ok(bookmark(&ctx, at, true))).await.is_err() {
                     return;
                 }
+                let shutdown = ctx.state.shutdown.clone();
                 let mut events = std::pin::pin!(events);
                 let deadline = tokio::time::sleep(timeout);
                 tokio::pin!(deadline);
@@ -195,6 +196,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                             }
                         }
                         _ = &mut deadline => return,
+                        _ = shutdown.cancelled() => return,
                     }
                 }
             });

@@ -72,9 +72,16 @@ fn check_types(ctx: &Ctx, obj: &Value) -> Result<(), Status> {
     if !meta.is_object() {
         return Err(cannot_handle("metadata", "an object", meta));
     }
-    for field in ["name", "generateName", "namespace", "resourceVersion"] {
+    // Includes the server-owned fields the handlers overwrite before decoding, so that a wrong
+    // type there is refused as the typed decoding would refuse it.
+    for field in ["name", "generateName", "namespace", "resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "selfLink"] {
         if let Some(v) = meta.get(field).filter(not_string) {
             return Err(cannot_handle(&format!("metadata.{field}"), "a string", v));
+        }
+    }
+    for field in ["generation", "deletionGracePeriodSeconds"] {
+        if let Some(v) = meta.get(field).filter(|v| !v.is_null() && !v.is_i64()) {
+            return Err(cannot_handle(&format!("metadata.{field}"), "an integer", v));
         }
     }
     Ok(())

@@ -231,7 +231,7 @@ pub enum Reply {
         body: Value,
     },
     /// An error response (as the `Status` the server sent).
-    Failure(Status),
+    Failure(Box<Status>),
     /// No response: the connection failed or broke (the error with its causes).
     Transport(String),
 }
@@ -280,7 +280,7 @@ pub async fn raw(
                 Err(e) => Reply::Transport(error_chain(&e)),
             }
         }
-        Err(kube_client::Error::Api(status)) => Reply::Failure(*status),
+        Err(kube_client::Error::Api(status)) => Reply::Failure(status),
         Err(e) => Reply::Transport(error_chain(&e)),
     }
 }
