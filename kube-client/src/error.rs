@@ -14,6 +14,14 @@ pub enum Error {
     /// The request could not be built from the given options.
     #[error("invalid request: {0}")]
     BuildRequest(#[from] kube_core::request::Error),
+    /// The base URL and the request path do not form a valid URL.
+    #[error("invalid URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// Why it is invalid.
+        reason: String,
+    },
     /// The request could not be sent or the response not received (connection refused, reset,
     /// timed out, ...).
     #[error("HTTP request to {url} failed: {source}")]

@@ -126,8 +126,11 @@ impl Client {
     pub async fn send(&self, request: HttpRequest, streaming: bool) -> Result<reqwest::Response> {
         let (parts, body) = request.into_parts();
         let body = Bytes::from(body);
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let url = format!("{}{}", self.inner.base, path);
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut url = String::with_capacity(self.inner.base.len() + path.len());
+        url.push_str(&self.inner.base);
+        url.push_str(path);
+        let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidUrl { url: url.clone(), reason: e.to_string() })?;
         let span = tracing::debug_span!(
             "kube_request",
             verb = %parts.method,
@@ -137,7 +140,9 @@ impl Client {
             duration_ms = tracing::field::Empty,
         );
         let started = tokio::time::Instant::now();
-        let result = self.send_with_retries(&parts, &url, body, streaming).instrument(span.clone()).await;
+        // Boxed: the retry loop's future is large, and moving it through the layers above costs more
+        // than one allocation.
+        let result = Box::pin(self.send_with_retries(&parts, &url, body, streaming)).instrument(span.clone()).await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok(resp) => span.record("status", resp.status().as_u16()),
@@ -147,7 +152,7 @@ impl Client {
         let resp = result?;
         let code = resp.status().as_u16();
         if code >= 400 {
-            let bytes = resp.bytes().await.map_err(|source| http_error(&parts.method, &url, source))?;
+            let bytes = resp.bytes().await.map_err(|source| http_error(&parts.method, url.as_str(), source))?;
             return Err(Error::Api(Box::new(status_from_response(code, &bytes))));
         }
         Ok(resp)
@@ -156,7 +161,7 @@ impl Client {
     async fn send_with_retries(
         &self,
         parts: &http::request::Parts,
-        url: &str,
+        url: &reqwest::Url,
         body: Bytes,
         streaming: bool,
     ) -> Result<reqwest::Response> {
@@ -166,14 +171,19 @@ impl Client {
             if let Some(limiter) = &self.inner.limiter {
                 limiter.acquire().await;
             }
-            let mut req = self.inner.http.request(parts.method.clone(), url).headers(parts.headers.clone());
+            // A `reqwest::Request` built directly: no builder, no second header map to merge into.
+            let mut req = reqwest::Request::new(parts.method.clone(), url.clone());
+            *req.headers_mut() = parts.headers.clone();
             if let Some(value) = self.inner.auth.authorization().await? {
-                req = req.header(AUTHORIZATION, value);
+                req.headers_mut().insert(AUTHORIZATION, value);
             }
             if let (false, Some(t)) = (streaming, self.inner.read_timeout) {
-                req = req.timeout(t);
+                *req.timeout_mut() = Some(t);
             }
-            let failure = match req.body(body.clone()).send().await {
+            if !body.is_empty() {
+                *req.body_mut() = Some(body.clone().into());
+            }
+            let failure = match self.inner.http.execute(req).await {
                 Ok(resp) => {
                     let code = resp.status().as_u16();
                     if code == 401 && !reauthenticated && self.inner.auth.invalidate() {
@@ -203,40 +213,40 @@ impl Client {
                     tracing::debug!(error = %failure, delay_ms = delay.as_millis() as u64, "retrying");
                     tokio::time::sleep(delay).await;
                 }
-                _ => return Err(http_error(&parts.method, url, failure)),
+                _ => return Err(http_error(&parts.method, url.as_str(), failure)),
             }
         }
     }
 
     /// Send a request and decode the JSON response as `T`.
     pub async fn request<T: DeserializeOwned>(&self, request: HttpRequest) -> Result<T> {
-        let label = describe(&request);
+        let label = Label::of(&request);
         let resp = self.send(request, false).await?;
-        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.clone(), source })?;
+        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.to_string(), source })?;
         decode(&label, &bytes)
     }
 
     /// Send a request whose successful response is either a `T` or a `Status` (deletes).
     pub async fn request_status<T: DeserializeOwned>(&self, request: HttpRequest) -> Result<Either<T, Status>> {
-        let label = describe(&request);
+        let label = Label::of(&request);
         let resp = self.send(request, false).await?;
-        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.clone(), source })?;
+        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.to_string(), source })?;
         let kind = serde_json::from_slice::<KindOnly>(&bytes).map(|k| k.kind).unwrap_or_default();
         if kind == "Status" { Ok(Either::Right(decode(&label, &bytes)?)) } else { Ok(Either::Left(decode(&label, &bytes)?)) }
     }
 
     /// Send a request and return the body as text (logs, `/healthz`).
     pub async fn request_text(&self, request: HttpRequest) -> Result<String> {
-        let label = describe(&request);
+        let label = Label::of(&request);
         let resp = self.send(request, false).await?;
-        resp.text().await.map_err(|source| Error::Http { url: label, source })
+        resp.text().await.map_err(|source| Error::Http { url: label.to_string(), source })
     }
 
     /// Send a request and stream the body (log follows, raw watches). No request timeout.
     pub async fn request_stream(&self, request: HttpRequest) -> Result<impl Stream<Item = Result<Bytes>> + use<>> {
-        let label = describe(&request);
+        let label = Label::of(&request);
         let resp = self.send(request, true).await?;
-        Ok(resp.bytes_stream().map_err(move |e| Error::Stream { url: label.clone(), reason: e.to_string() }))
+        Ok(resp.bytes_stream().map_err(move |e| Error::Stream { url: label.to_string(), reason: e.to_string() }))
     }
 
     /// Send a watch request and decode its events as they arrive.
@@ -244,9 +254,9 @@ impl Client {
         &self,
         request: HttpRequest,
     ) -> Result<impl Stream<Item = Result<WatchEvent<T>>> + Send + use<T>> {
-        let label = describe(&request);
+        let label = Label::of(&request);
         let resp = self.send(request, true).await?;
-        Ok(decode::watch_events(label, Box::pin(resp.bytes_stream())))
+        Ok(decode::watch_events(label.to_string(), Box::pin(resp.bytes_stream())))
     }
 
     /// `GET /version`.
@@ -279,15 +289,29 @@ pub(crate) fn get(path: &str) -> Result<HttpRequest> {
         .map_err(|e| Error::BuildRequest(kube_core::request::Error::Http(e)))
 }
 
-fn describe(request: &HttpRequest) -> String {
-    format!("{} {}", request.method(), request.uri())
+/// Method and URI of a request, for error messages; formatted only when an error needs it.
+struct Label {
+    method: http::Method,
+    uri: http::Uri,
+}
+
+impl Label {
+    fn of(request: &HttpRequest) -> Self {
+        Self { method: request.method().clone(), uri: request.uri().clone() }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.uri)
+    }
 }
 
 fn http_error(method: &http::Method, url: &str, source: reqwest::Error) -> Error {
     Error::Http { url: format!("{method} {url}"), source }
 }
 
-fn decode<T: DeserializeOwned>(label: &str, bytes: &[u8]) -> Result<T> {
+fn decode<T: DeserializeOwned>(label: &Label, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|source| Error::Decode {
         url: label.to_string(),
         body: String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned(),
