@@ -12,12 +12,12 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, APIResourceList, APIVersions};
 use tokio::time::Instant;
 
-use kube_core::dynamic::{ApiResource, Scope};
 use kube_core::GroupVersionKind;
+use kube_core::dynamic::{ApiResource, Scope};
 
+use crate::Client;
 use crate::client::get;
 use crate::error::{Error, Result};
-use crate::Client;
 
 /// What can be done with a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,9 @@ pub struct ApiGroup {
 impl ApiGroup {
     /// The resources of the preferred version.
     pub fn preferred_resources(&self) -> &[(ApiResource, ApiCapabilities)] {
-        self.resources.get(&self.preferred_version).map_or(&[], Vec::as_slice)
+        self.resources
+            .get(&self.preferred_version)
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -74,7 +76,11 @@ pub struct Discovery {
 impl Discovery {
     /// An empty view; call [`run`](Self::run).
     pub fn new(client: Client) -> Self {
-        Self { client, groups: BTreeMap::new(), fetched_at: None }
+        Self {
+            client,
+            groups: BTreeMap::new(),
+            fetched_at: None,
+        }
     }
 
     /// Read everything the apiserver serves.
@@ -87,8 +93,11 @@ impl Discovery {
     pub async fn refresh(&mut self) -> Result<()> {
         let core: APIVersions = self.client.request(get("/api")?).await?;
         let apis: APIGroupList = self.client.request(get("/apis")?).await?;
-        let mut wanted: Vec<(String, String, String)> =
-            core.versions.iter().map(|v| (String::new(), v.clone(), format!("/api/{v}"))).collect();
+        let mut wanted: Vec<(String, String, String)> = core
+            .versions
+            .iter()
+            .map(|v| (String::new(), v.clone(), format!("/api/{v}")))
+            .collect();
         let mut groups = BTreeMap::new();
         groups.insert(
             String::new(),
@@ -113,7 +122,12 @@ impl Discovery {
             }
             groups.insert(
                 g.name.clone(),
-                ApiGroup { name: g.name.clone(), versions, preferred_version: preferred, resources: BTreeMap::new() },
+                ApiGroup {
+                    name: g.name.clone(),
+                    versions,
+                    preferred_version: preferred,
+                    resources: BTreeMap::new(),
+                },
             );
         }
         let client = &self.client;
@@ -170,11 +184,14 @@ impl Discovery {
     /// (`deployments.apps`). Preferred versions win; the core group wins ties, then groups in
     /// name order.
     pub fn resolve(&self, name: &str) -> Option<(ApiResource, ApiCapabilities)> {
-        let candidates = std::iter::once((name, None))
-            .chain(name.split_once('.').map(|(n, g)| (n, Some(g))));
+        let candidates = std::iter::once((name, None)).chain(name.split_once('.').map(|(n, g)| (n, Some(g))));
         for (short, group) in candidates {
             let lower = short.to_ascii_lowercase();
-            for g in self.groups.values().filter(|g| group.is_none_or(|want| g.name == want)) {
+            for g in self
+                .groups
+                .values()
+                .filter(|g| group.is_none_or(|want| g.name == want))
+            {
                 for (ar, caps) in g.preferred_resources() {
                     let hit = ar.plural == lower
                         || caps.singular == lower
@@ -190,11 +207,23 @@ impl Discovery {
     }
 }
 
-fn parse_resource_list(group: &str, version: &str, list: &APIResourceList) -> Vec<(ApiResource, ApiCapabilities)> {
-    let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+fn parse_resource_list(
+    group: &str,
+    version: &str,
+    list: &APIResourceList,
+) -> Vec<(ApiResource, ApiCapabilities)> {
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut out: Vec<(ApiResource, ApiCapabilities)> = Vec::new();
     for r in list.resources.iter().filter(|r| !r.name.contains('/')) {
-        let scope = if r.namespaced { Scope::Namespaced } else { Scope::Cluster };
+        let scope = if r.namespaced {
+            Scope::Namespaced
+        } else {
+            Scope::Cluster
+        };
         let subresources = list
             .resources
             .iter()
@@ -215,7 +244,11 @@ fn parse_resource_list(group: &str, version: &str, list: &APIResourceList) -> Ve
                 subresources,
                 short_names: r.short_names.clone().unwrap_or_default(),
                 categories: r.categories.clone().unwrap_or_default(),
-                singular: if r.singular_name.is_empty() { r.kind.to_ascii_lowercase() } else { r.singular_name.clone() },
+                singular: if r.singular_name.is_empty() {
+                    r.kind.to_ascii_lowercase()
+                } else {
+                    r.singular_name.clone()
+                },
             },
         ));
     }

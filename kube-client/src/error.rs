@@ -141,8 +141,14 @@ pub(crate) fn status_from_response(code: u16, body: &[u8]) -> Status {
         504 => reason::TIMEOUT,
         _ => reason::INTERNAL_ERROR,
     };
-    let text = String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_string();
-    let message = if text.is_empty() { format!("the server responded with HTTP {code}") } else { text };
+    let text = String::from_utf8_lossy(&body[..body.len().min(512)])
+        .trim()
+        .to_string();
+    let message = if text.is_empty() {
+        format!("the server responded with HTTP {code}")
+    } else {
+        text
+    };
     Status::failure(code, reason, message)
 }
 

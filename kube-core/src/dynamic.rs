@@ -46,7 +46,11 @@ impl ApiResource {
             api_version: K::api_version(dt).into_owned(),
             kind: K::kind(dt).into_owned(),
             plural: K::plural(dt).into_owned(),
-            scope: if K::is_namespaced(dt) { Scope::Namespaced } else { Scope::Cluster },
+            scope: if K::is_namespaced(dt) {
+                Scope::Namespaced
+            } else {
+                Scope::Cluster
+            },
         }
     }
 
@@ -89,10 +93,18 @@ pub fn guess_plural(kind: &str) -> String {
     if lower.ends_with("endpoints") {
         return lower;
     }
-    if lower.ends_with('s') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x') || lower.ends_with('z') {
+    if lower.ends_with('s')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+        || lower.ends_with('x')
+        || lower.ends_with('z')
+    {
         return format!("{lower}es");
     }
-    if let Some(stem) = lower.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u'])) {
+    if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u']))
+    {
         return format!("{stem}ies");
     }
     format!("{lower}s")
@@ -125,8 +137,14 @@ impl DynamicObject {
     /// A new object of the given resource with a name and no data.
     pub fn new(name: &str, resource: &ApiResource) -> Self {
         Self {
-            types: Some(TypeMeta { api_version: resource.api_version.clone(), kind: resource.kind.clone() }),
-            metadata: ObjectMeta { name: Some(name.to_string()), ..ObjectMeta::default() },
+            types: Some(TypeMeta {
+                api_version: resource.api_version.clone(),
+                kind: resource.kind.clone(),
+            }),
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..ObjectMeta::default()
+            },
             data: serde_json::Value::Object(Default::default()),
         }
     }
@@ -212,7 +230,10 @@ mod tests {
         assert_eq!(ns.scope, Scope::Cluster);
         assert_eq!(DynamicObject::url_path(&ns, Some("x")), "/api/v1/namespaces");
         let pod = ApiResource::erase::<Pod>(&());
-        assert_eq!(DynamicObject::url_path(&pod, Some("x")), "/api/v1/namespaces/x/pods");
+        assert_eq!(
+            DynamicObject::url_path(&pod, Some("x")),
+            "/api/v1/namespaces/x/pods"
+        );
     }
 
     #[test]

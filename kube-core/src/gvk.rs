@@ -21,22 +21,37 @@ pub struct GroupVersion {
 impl GroupVersion {
     /// A group and version.
     pub fn gv(group: &str, version: &str) -> Self {
-        Self { group: group.into(), version: version.into() }
+        Self {
+            group: group.into(),
+            version: version.into(),
+        }
     }
 
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// This group and version with a kind.
     pub fn with_kind(self, kind: &str) -> GroupVersionKind {
-        GroupVersionKind { group: self.group, version: self.version, kind: kind.into() }
+        GroupVersionKind {
+            group: self.group,
+            version: self.version,
+            kind: kind.into(),
+        }
     }
 
     /// This group and version with a plural resource name.
     pub fn with_resource(self, resource: &str) -> GroupVersionResource {
-        GroupVersionResource { group: self.group, version: self.version, resource: resource.into() }
+        GroupVersionResource {
+            group: self.group,
+            version: self.version,
+            resource: resource.into(),
+        }
     }
 }
 
@@ -74,7 +89,11 @@ pub struct GroupVersionKind {
 impl GroupVersionKind {
     /// A group, version and kind.
     pub fn gvk(group: &str, version: &str, kind: &str) -> Self {
-        Self { group: group.into(), version: version.into(), kind: kind.into() }
+        Self {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+        }
     }
 
     /// From an object's `apiVersion` and `kind` fields.
@@ -113,7 +132,11 @@ pub struct GroupVersionResource {
 impl GroupVersionResource {
     /// A group, version and resource.
     pub fn gvr(group: &str, version: &str, resource: &str) -> Self {
-        Self { group: group.into(), version: version.into(), resource: resource.into() }
+        Self {
+            group: group.into(),
+            version: version.into(),
+            resource: resource.into(),
+        }
     }
 
     /// `group/version`, or `version` for the core group.
@@ -124,7 +147,12 @@ impl GroupVersionResource {
 
 impl fmt::Display for GroupVersionResource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, Resource={}", GroupVersion::gv(&self.group, &self.version), self.resource)
+        write!(
+            f,
+            "{}, Resource={}",
+            GroupVersion::gv(&self.group, &self.version),
+            self.resource
+        )
     }
 }
 
@@ -135,7 +163,10 @@ mod tests {
     #[test]
     fn parses_api_versions() {
         assert_eq!("v1".parse::<GroupVersion>().unwrap(), GroupVersion::gv("", "v1"));
-        assert_eq!("apps/v1".parse::<GroupVersion>().unwrap(), GroupVersion::gv("apps", "v1"));
+        assert_eq!(
+            "apps/v1".parse::<GroupVersion>().unwrap(),
+            GroupVersion::gv("apps", "v1")
+        );
         for bad in ["", "/v1", "apps/", "a/b/c"] {
             assert!(bad.parse::<GroupVersion>().is_err(), "{bad}");
         }

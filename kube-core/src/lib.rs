@@ -44,7 +44,9 @@ pub use gvk::{GroupVersion, GroupVersionKind, GroupVersionResource};
 pub use object::{ListMeta, ObjectList, TypeMeta};
 pub use params::{DeleteParams, GetParams, ListParams, PatchParams, PostParams, WatchParams};
 pub use patch::Patch;
-pub use resource::{ClusterResourceScope, DynamicResourceScope, NamespaceResourceScope, Resource, ResourceExt};
+pub use resource::{
+    ClusterResourceScope, DynamicResourceScope, NamespaceResourceScope, Resource, ResourceExt,
+};
 pub use selector::{FieldSelector, Selector};
 pub use status::Status;
 pub use watch::WatchEvent;

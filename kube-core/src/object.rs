@@ -17,12 +17,18 @@ pub struct TypeMeta {
 impl TypeMeta {
     /// Type metadata for `K`'s own kind.
     pub fn resource<K: crate::Resource<DynamicType = ()>>() -> Self {
-        Self { api_version: K::api_version(&()).into_owned(), kind: K::kind(&()).into_owned() }
+        Self {
+            api_version: K::api_version(&()).into_owned(),
+            kind: K::kind(&()).into_owned(),
+        }
     }
 
     /// Type metadata for a list of `K` (`PodList`).
     pub fn list<K: crate::Resource<DynamicType = ()>>() -> Self {
-        Self { api_version: K::api_version(&()).into_owned(), kind: format!("{}List", K::kind(&())) }
+        Self {
+            api_version: K::api_version(&()).into_owned(),
+            kind: format!("{}List", K::kind(&())),
+        }
     }
 }
 
@@ -41,7 +47,11 @@ pub struct ObjectList<K> {
     #[serde(default)]
     pub metadata: ListMeta,
     /// The objects. `null` decodes as empty.
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty", bound(deserialize = "K: Deserialize<'de>"))]
+    #[serde(
+        default = "Vec::new",
+        deserialize_with = "null_as_empty",
+        bound(deserialize = "K: Deserialize<'de>")
+    )]
     pub items: Vec<K>,
 }
 
@@ -104,9 +114,10 @@ mod tests {
         assert_eq!(back["metadata"]["continue"], "abc");
         assert_eq!(back["kind"], "PodList");
 
-        let empty: ObjectList<Pod> =
-            serde_json::from_str(r#"{"kind":"PodList","apiVersion":"v1","metadata":{"continue":""},"items":null}"#)
-                .unwrap();
+        let empty: ObjectList<Pod> = serde_json::from_str(
+            r#"{"kind":"PodList","apiVersion":"v1","metadata":{"continue":""},"items":null}"#,
+        )
+        .unwrap();
         assert!(empty.items.is_empty());
         assert_eq!(empty.continue_token(), None);
         assert_eq!(TypeMeta::list::<Pod>().kind, "PodList");

@@ -149,13 +149,19 @@ impl ListParams {
     /// Check the combination the way the apiserver would, before sending it.
     pub fn validate(&self) -> Result<(), ParamsError> {
         if self.version_match.is_some() && self.resource_version.is_none() {
-            return Err(ParamsError("resourceVersionMatch is forbidden unless resourceVersion is provided".into()));
+            return Err(ParamsError(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided".into(),
+            ));
         }
         if self.continue_token.is_some() && self.version_match.is_some() {
-            return Err(ParamsError("resourceVersionMatch is forbidden when continue is provided".into()));
+            return Err(ParamsError(
+                "resourceVersionMatch is forbidden when continue is provided".into(),
+            ));
         }
         if self.version_match == Some(VersionMatch::Exact) && self.resource_version.as_deref() == Some("0") {
-            return Err(ParamsError("resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"".into()));
+            return Err(ParamsError(
+                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"".into(),
+            ));
         }
         Ok(())
     }
@@ -169,7 +175,10 @@ impl ListParams {
             .opt("labelSelector", self.label_selector.as_deref())
             .opt("limit", self.limit.map(|l| l.to_string()).as_deref())
             .opt("resourceVersion", self.resource_version.as_deref())
-            .opt("resourceVersionMatch", self.version_match.map(VersionMatch::as_str))
+            .opt(
+                "resourceVersionMatch",
+                self.version_match.map(VersionMatch::as_str),
+            )
             .opt("timeoutSeconds", self.timeout.map(|t| t.to_string()).as_deref());
         Ok(q.finish())
     }
@@ -193,7 +202,13 @@ pub struct WatchParams {
 
 impl Default for WatchParams {
     fn default() -> Self {
-        Self { label_selector: None, field_selector: None, timeout: None, bookmarks: true, send_initial_events: false }
+        Self {
+            label_selector: None,
+            field_selector: None,
+            timeout: None,
+            bookmarks: true,
+            send_initial_events: false,
+        }
     }
 }
 
@@ -233,7 +248,9 @@ impl WatchParams {
     /// Check the combination the way the apiserver would.
     pub fn validate(&self) -> Result<(), ParamsError> {
         if self.send_initial_events && !self.bookmarks {
-            return Err(ParamsError("sendInitialEvents requires allowWatchBookmarks=true".into()));
+            return Err(ParamsError(
+                "sendInitialEvents requires allowWatchBookmarks=true".into(),
+            ));
         }
         Ok(())
     }
@@ -246,12 +263,16 @@ impl WatchParams {
         q.flag("allowWatchBookmarks", self.bookmarks)
             .opt("fieldSelector", self.field_selector.as_deref())
             .opt("labelSelector", self.label_selector.as_deref())
-            .opt("resourceVersion", Some(resource_version).filter(|rv| !rv.is_empty()));
+            .opt(
+                "resourceVersion",
+                Some(resource_version).filter(|rv| !rv.is_empty()),
+            );
         if self.send_initial_events {
             q.opt("resourceVersionMatch", Some(VersionMatch::NotOlderThan.as_str()));
             q.flag("sendInitialEvents", true);
         }
-        q.opt("timeoutSeconds", self.timeout.map(|t| t.to_string()).as_deref()).flag("watch", true);
+        q.opt("timeoutSeconds", self.timeout.map(|t| t.to_string()).as_deref())
+            .flag("watch", true);
         Ok(q.finish())
     }
 }
@@ -266,7 +287,9 @@ pub struct GetParams {
 impl GetParams {
     /// Accept any cached state (`resourceVersion=0`).
     pub fn any() -> Self {
-        Self { resource_version: Some("0".into()) }
+        Self {
+            resource_version: Some("0".into()),
+        }
     }
     /// The query string.
     pub fn to_query(&self) -> String {
@@ -294,7 +317,10 @@ impl PostParams {
         let mut q = Query::new();
         q.opt("dryRun", self.dry_run.then_some("All"))
             .opt("fieldManager", self.field_manager.as_deref())
-            .opt("fieldValidation", self.field_validation.map(ValidationDirective::as_str));
+            .opt(
+                "fieldValidation",
+                self.field_validation.map(ValidationDirective::as_str),
+            );
         Ok(q.finish())
     }
 }
@@ -302,8 +328,13 @@ impl PostParams {
 fn validate_field_manager(m: Option<&str>) -> Result<(), ParamsError> {
     match m {
         Some(m) if m.len() > 128 => Err(ParamsError("fieldManager must be 128 characters or fewer".into())),
-        Some(m) if m.chars().any(|c| c.is_control() || !c.is_ascii_graphic() && c != ' ') => {
-            Err(ParamsError("fieldManager must contain only printable ASCII characters".into()))
+        Some(m)
+            if m.chars()
+                .any(|c| c.is_control() || !c.is_ascii_graphic() && c != ' ') =>
+        {
+            Err(ParamsError(
+                "fieldManager must contain only printable ASCII characters".into(),
+            ))
         }
         _ => Ok(()),
     }
@@ -325,7 +356,10 @@ pub struct PatchParams {
 impl PatchParams {
     /// Options for a server-side apply by `manager`.
     pub fn apply(manager: &str) -> Self {
-        Self { field_manager: Some(manager.into()), ..Self::default() }
+        Self {
+            field_manager: Some(manager.into()),
+            ..Self::default()
+        }
     }
     /// Take ownership of conflicting fields (apply only).
     #[must_use]
@@ -357,7 +391,10 @@ impl PatchParams {
         let mut q = Query::new();
         q.opt("dryRun", self.dry_run.then_some("All"))
             .opt("fieldManager", self.field_manager.as_deref())
-            .opt("fieldValidation", self.field_validation.map(ValidationDirective::as_str))
+            .opt(
+                "fieldValidation",
+                self.field_validation.map(ValidationDirective::as_str),
+            )
             .flag("force", self.force);
         q.finish()
     }
@@ -419,15 +456,24 @@ struct DeleteOptionsBody<'a> {
 impl DeleteParams {
     /// Delete dependents in the background.
     pub fn background() -> Self {
-        Self { propagation_policy: Some(PropagationPolicy::Background), ..Self::default() }
+        Self {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Self::default()
+        }
     }
     /// Delete dependents first.
     pub fn foreground() -> Self {
-        Self { propagation_policy: Some(PropagationPolicy::Foreground), ..Self::default() }
+        Self {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Self::default()
+        }
     }
     /// Leave dependents.
     pub fn orphan() -> Self {
-        Self { propagation_policy: Some(PropagationPolicy::Orphan), ..Self::default() }
+        Self {
+            propagation_policy: Some(PropagationPolicy::Orphan),
+            ..Self::default()
+        }
     }
     /// Set the grace period.
     #[must_use]
@@ -444,7 +490,9 @@ impl DeleteParams {
     /// Require the object to be at this resource version.
     #[must_use]
     pub fn precondition_resource_version(mut self, rv: &str) -> Self {
-        self.preconditions.get_or_insert_with(Preconditions::default).resource_version = Some(rv.into());
+        self.preconditions
+            .get_or_insert_with(Preconditions::default)
+            .resource_version = Some(rv.into());
         self
     }
     /// Validate and admit but do not delete.
@@ -491,36 +539,66 @@ mod tests {
             "resourceVersion=42&resourceVersionMatch=Exact"
         );
         assert_eq!(
-            ListParams::default().match_not_older_than("0").to_query().unwrap(),
+            ListParams::default()
+                .match_not_older_than("0")
+                .to_query()
+                .unwrap(),
             "resourceVersion=0&resourceVersionMatch=NotOlderThan"
         );
-        assert_eq!(ListParams::default().at("0").to_query().unwrap(), "resourceVersion=0");
+        assert_eq!(
+            ListParams::default().at("0").to_query().unwrap(),
+            "resourceVersion=0"
+        );
     }
 
     #[test]
     fn list_params_rejected_like_the_apiserver_would() {
-        let lp = ListParams { version_match: Some(VersionMatch::Exact), ..Default::default() };
+        let lp = ListParams {
+            version_match: Some(VersionMatch::Exact),
+            ..Default::default()
+        };
         assert!(lp.to_query().unwrap_err().0.contains("unless resourceVersion"));
         assert!(ListParams::default().match_exact("0").to_query().is_err());
-        assert!(ListParams::default().continue_token("c").match_exact("5").to_query().is_err());
+        assert!(
+            ListParams::default()
+                .continue_token("c")
+                .match_exact("5")
+                .to_query()
+                .is_err()
+        );
     }
 
     #[test]
     fn watch_queries() {
-        assert_eq!(WatchParams::default().to_query("").unwrap(), "allowWatchBookmarks=true&watch=true");
         assert_eq!(
-            WatchParams::default().labels("a=b").timeout(290).to_query("1200").unwrap(),
+            WatchParams::default().to_query("").unwrap(),
+            "allowWatchBookmarks=true&watch=true"
+        );
+        assert_eq!(
+            WatchParams::default()
+                .labels("a=b")
+                .timeout(290)
+                .to_query("1200")
+                .unwrap(),
             "allowWatchBookmarks=true&labelSelector=a%3Db&resourceVersion=1200&timeoutSeconds=290&watch=true"
         );
         assert_eq!(
-            WatchParams::default().disable_bookmarks().fields("metadata.name=x").to_query("7").unwrap(),
+            WatchParams::default()
+                .disable_bookmarks()
+                .fields("metadata.name=x")
+                .to_query("7")
+                .unwrap(),
             "fieldSelector=metadata.name%3Dx&resourceVersion=7&watch=true"
         );
         assert_eq!(
             WatchParams::default().initial_events().to_query("").unwrap(),
             "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&sendInitialEvents=true&watch=true"
         );
-        let bad = WatchParams { send_initial_events: true, bookmarks: false, ..Default::default() };
+        let bad = WatchParams {
+            send_initial_events: true,
+            bookmarks: false,
+            ..Default::default()
+        };
         assert!(bad.to_query("").is_err());
     }
 
@@ -537,7 +615,10 @@ mod tests {
             pp.to_query().unwrap(),
             "dryRun=All&fieldManager=kubectl-client-side-apply&fieldValidation=Strict"
         );
-        let long = PostParams { field_manager: Some("x".repeat(129)), ..Default::default() };
+        let long = PostParams {
+            field_manager: Some("x".repeat(129)),
+            ..Default::default()
+        };
         assert!(long.to_query().is_err());
 
         let apply = PatchParams::apply("ctrl").force();
@@ -546,7 +627,13 @@ mod tests {
         assert!(apply.validate(&p).is_ok());
         let m: Patch<serde_json::Value> = Patch::Merge(serde_json::json!({}));
         assert!(apply.validate(&m).unwrap_err().0.contains("force"));
-        assert!(PatchParams::default().validate(&p).unwrap_err().0.contains("fieldManager"));
+        assert!(
+            PatchParams::default()
+                .validate(&p)
+                .unwrap_err()
+                .0
+                .contains("fieldManager")
+        );
         assert_eq!(PatchParams::default().dry_run().to_query(), "dryRun=All");
     }
 
@@ -556,7 +643,10 @@ mod tests {
             String::from_utf8(DeleteParams::default().to_body()).unwrap(),
             r#"{"kind":"DeleteOptions","apiVersion":"v1"}"#
         );
-        let dp = DeleteParams::foreground().grace_period(0).precondition_uid("u1").dry_run();
+        let dp = DeleteParams::foreground()
+            .grace_period(0)
+            .precondition_uid("u1")
+            .dry_run();
         assert_eq!(
             String::from_utf8(dp.to_body()).unwrap(),
             r#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0,"propagationPolicy":"Foreground","preconditions":{"uid":"u1"},"dryRun":["All"]}"#

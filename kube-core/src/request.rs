@@ -49,11 +49,23 @@ fn check_name(name: &str) -> Result<&str, Error> {
 }
 
 fn with_query(path: String, query: &str) -> String {
-    if query.is_empty() { path } else { format!("{path}?{query}") }
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
 }
 
-fn build(method: http::Method, uri: String, content_type: Option<&str>, body: Vec<u8>) -> Result<HttpRequest, Error> {
-    let mut b = http::Request::builder().method(method).uri(uri).header(ACCEPT, JSON);
+fn build(
+    method: http::Method,
+    uri: String,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<HttpRequest, Error> {
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(ACCEPT, JSON);
     if let Some(ct) = content_type {
         b = b.header(CONTENT_TYPE, ct);
     }
@@ -63,7 +75,9 @@ fn build(method: http::Method, uri: String, content_type: Option<&str>, body: Ve
 impl Request {
     /// Requests for the collection at `url_path`.
     pub fn new(url_path: impl Into<String>) -> Self {
-        Self { url_path: url_path.into() }
+        Self {
+            url_path: url_path.into(),
+        }
     }
 
     fn object_path(&self, name: &str, subresource: Option<&str>) -> Result<String, Error> {
@@ -77,53 +91,108 @@ impl Request {
 
     /// `GET` the collection.
     pub fn list(&self, lp: &ListParams) -> Result<HttpRequest, Error> {
-        build(http::Method::GET, with_query(self.url_path.clone(), &lp.to_query()?), None, vec![])
+        build(
+            http::Method::GET,
+            with_query(self.url_path.clone(), &lp.to_query()?),
+            None,
+            vec![],
+        )
     }
 
     /// `GET ...?watch=true` from `resource_version`.
     pub fn watch(&self, wp: &WatchParams, resource_version: &str) -> Result<HttpRequest, Error> {
-        build(http::Method::GET, with_query(self.url_path.clone(), &wp.to_query(resource_version)?), None, vec![])
+        build(
+            http::Method::GET,
+            with_query(self.url_path.clone(), &wp.to_query(resource_version)?),
+            None,
+            vec![],
+        )
     }
 
     /// `GET` one object.
     pub fn get(&self, name: &str, gp: &GetParams) -> Result<HttpRequest, Error> {
-        build(http::Method::GET, with_query(self.object_path(name, None)?, &gp.to_query()), None, vec![])
+        build(
+            http::Method::GET,
+            with_query(self.object_path(name, None)?, &gp.to_query()),
+            None,
+            vec![],
+        )
     }
 
     /// `POST` a new object to the collection.
     pub fn create(&self, pp: &PostParams, body: Vec<u8>) -> Result<HttpRequest, Error> {
-        build(http::Method::POST, with_query(self.url_path.clone(), &pp.to_query()?), Some(JSON), body)
+        build(
+            http::Method::POST,
+            with_query(self.url_path.clone(), &pp.to_query()?),
+            Some(JSON),
+            body,
+        )
     }
 
     /// `PUT` a whole object (compare-and-swap when it carries a resourceVersion).
     pub fn replace(&self, name: &str, pp: &PostParams, body: Vec<u8>) -> Result<HttpRequest, Error> {
-        build(http::Method::PUT, with_query(self.object_path(name, None)?, &pp.to_query()?), Some(JSON), body)
+        build(
+            http::Method::PUT,
+            with_query(self.object_path(name, None)?, &pp.to_query()?),
+            Some(JSON),
+            body,
+        )
     }
 
     /// `PATCH` one object.
-    pub fn patch<P: Serialize>(&self, name: &str, pp: &PatchParams, patch: &Patch<P>) -> Result<HttpRequest, Error> {
+    pub fn patch<P: Serialize>(
+        &self,
+        name: &str,
+        pp: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<HttpRequest, Error> {
         self.patch_at(self.object_path(name, None)?, pp, patch)
     }
 
-    fn patch_at<P: Serialize>(&self, path: String, pp: &PatchParams, patch: &Patch<P>) -> Result<HttpRequest, Error> {
+    fn patch_at<P: Serialize>(
+        &self,
+        path: String,
+        pp: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<HttpRequest, Error> {
         pp.validate(patch)?;
         let body = patch.serialize().map_err(Error::Serialize)?;
-        build(http::Method::PATCH, with_query(path, &pp.to_query()), Some(patch.content_type()), body)
+        build(
+            http::Method::PATCH,
+            with_query(path, &pp.to_query()),
+            Some(patch.content_type()),
+            body,
+        )
     }
 
     /// `DELETE` one object.
     pub fn delete(&self, name: &str, dp: &DeleteParams) -> Result<HttpRequest, Error> {
-        build(http::Method::DELETE, self.object_path(name, None)?, Some(JSON), dp.to_body())
+        build(
+            http::Method::DELETE,
+            self.object_path(name, None)?,
+            Some(JSON),
+            dp.to_body(),
+        )
     }
 
     /// `DELETE` the collection (every object matching the list selectors).
     pub fn delete_collection(&self, dp: &DeleteParams, lp: &ListParams) -> Result<HttpRequest, Error> {
-        build(http::Method::DELETE, with_query(self.url_path.clone(), &lp.to_query()?), Some(JSON), dp.to_body())
+        build(
+            http::Method::DELETE,
+            with_query(self.url_path.clone(), &lp.to_query()?),
+            Some(JSON),
+            dp.to_body(),
+        )
     }
 
     /// `GET` a subresource (`status`, `scale`, ...).
     pub fn get_subresource(&self, subresource: &str, name: &str) -> Result<HttpRequest, Error> {
-        build(http::Method::GET, self.object_path(name, Some(subresource))?, None, vec![])
+        build(
+            http::Method::GET,
+            self.object_path(name, Some(subresource))?,
+            None,
+            vec![],
+        )
     }
 
     /// `POST` to a subresource (`binding`, `eviction`).
@@ -173,47 +242,89 @@ mod tests {
     #[test]
     fn verbs_paths_and_headers() {
         let r = Request::new("/api/v1/namespaces/ns/pods");
-        assert_eq!(line(&r.list(&ListParams::default().limit(2)).unwrap()), "GET /api/v1/namespaces/ns/pods?limit=2");
+        assert_eq!(
+            line(&r.list(&ListParams::default().limit(2)).unwrap()),
+            "GET /api/v1/namespaces/ns/pods?limit=2"
+        );
         assert_eq!(
             line(&r.watch(&WatchParams::default(), "5").unwrap()),
             "GET /api/v1/namespaces/ns/pods?allowWatchBookmarks=true&resourceVersion=5&watch=true"
         );
-        assert_eq!(line(&r.get("p", &GetParams::default()).unwrap()), "GET /api/v1/namespaces/ns/pods/p");
+        assert_eq!(
+            line(&r.get("p", &GetParams::default()).unwrap()),
+            "GET /api/v1/namespaces/ns/pods/p"
+        );
         let c = r.create(&PostParams::default(), b"{}".to_vec()).unwrap();
         assert_eq!(line(&c), "POST /api/v1/namespaces/ns/pods");
         assert_eq!(c.headers()[CONTENT_TYPE], "application/json");
-        assert_eq!(line(&r.replace("p", &PostParams::default(), vec![]).unwrap()), "PUT /api/v1/namespaces/ns/pods/p");
+        assert_eq!(
+            line(&r.replace("p", &PostParams::default(), vec![]).unwrap()),
+            "PUT /api/v1/namespaces/ns/pods/p"
+        );
         let p = r
-            .patch("p", &PatchParams::default(), &Patch::Strategic(serde_json::json!({"a": 1})))
+            .patch(
+                "p",
+                &PatchParams::default(),
+                &Patch::Strategic(serde_json::json!({"a": 1})),
+            )
             .unwrap();
         assert_eq!(line(&p), "PATCH /api/v1/namespaces/ns/pods/p");
-        assert_eq!(p.headers()[CONTENT_TYPE], "application/strategic-merge-patch+json");
+        assert_eq!(
+            p.headers()[CONTENT_TYPE],
+            "application/strategic-merge-patch+json"
+        );
         assert_eq!(p.body(), br#"{"a":1}"#);
         let d = r.delete("p", &DeleteParams::background()).unwrap();
         assert_eq!(line(&d), "DELETE /api/v1/namespaces/ns/pods/p");
         assert!(String::from_utf8_lossy(d.body()).contains("Background"));
         assert_eq!(
-            line(&r.delete_collection(&DeleteParams::default(), &ListParams::default().labels("a=b")).unwrap()),
+            line(
+                &r.delete_collection(&DeleteParams::default(), &ListParams::default().labels("a=b"))
+                    .unwrap()
+            ),
             "DELETE /api/v1/namespaces/ns/pods?labelSelector=a%3Db"
         );
-        assert_eq!(line(&r.get_subresource("status", "p").unwrap()), "GET /api/v1/namespaces/ns/pods/p/status");
         assert_eq!(
-            line(&r.create_subresource("binding", "p", &PostParams::default(), vec![]).unwrap()),
+            line(&r.get_subresource("status", "p").unwrap()),
+            "GET /api/v1/namespaces/ns/pods/p/status"
+        );
+        assert_eq!(
+            line(
+                &r.create_subresource("binding", "p", &PostParams::default(), vec![])
+                    .unwrap()
+            ),
             "POST /api/v1/namespaces/ns/pods/p/binding"
         );
         let apply = r
-            .patch_subresource("status", "p", &PatchParams::apply("me").force(), &Patch::Apply(serde_json::json!({})))
+            .patch_subresource(
+                "status",
+                "p",
+                &PatchParams::apply("me").force(),
+                &Patch::Apply(serde_json::json!({})),
+            )
             .unwrap();
-        assert_eq!(line(&apply), "PATCH /api/v1/namespaces/ns/pods/p/status?fieldManager=me&force=true");
+        assert_eq!(
+            line(&apply),
+            "PATCH /api/v1/namespaces/ns/pods/p/status?fieldManager=me&force=true"
+        );
         assert_eq!(apply.headers()[CONTENT_TYPE], "application/apply-patch+yaml");
     }
 
     #[test]
     fn bad_names_and_params_are_errors() {
         let r = Request::new("/api/v1/pods");
-        assert!(matches!(r.get("", &GetParams::default()), Err(Error::InvalidName(_))));
-        assert!(matches!(r.get("a/b", &GetParams::default()), Err(Error::InvalidName(_))));
+        assert!(matches!(
+            r.get("", &GetParams::default()),
+            Err(Error::InvalidName(_))
+        ));
+        assert!(matches!(
+            r.get("a/b", &GetParams::default()),
+            Err(Error::InvalidName(_))
+        ));
         let m = Patch::Merge(serde_json::json!({}));
-        assert!(matches!(r.patch("x", &PatchParams::default().force(), &m), Err(Error::Params(_))));
+        assert!(matches!(
+            r.patch("x", &PatchParams::default().force(), &m),
+            Err(Error::Params(_))
+        ));
     }
 }

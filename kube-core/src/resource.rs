@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, OwnerReference, Time};
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, OwnerReference, Time};
 
 pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope, SubResourceScope};
 
@@ -181,7 +181,10 @@ pub trait ResourceExt: Resource {
     /// The name, else `generateName`, else the empty string.
     fn name_any(&self) -> String {
         let meta = self.meta();
-        meta.name.clone().or_else(|| meta.generate_name.clone()).unwrap_or_default()
+        meta.name
+            .clone()
+            .or_else(|| meta.generate_name.clone())
+            .unwrap_or_default()
     }
     /// The namespace, if set.
     fn namespace(&self) -> Option<String> {
@@ -235,7 +238,9 @@ pub trait ResourceExt: Resource {
     }
     /// The owner reference marked `controller: true`, if any.
     fn controller_owner(&self) -> Option<&OwnerReference> {
-        self.owner_references().iter().find(|o| o.controller == Some(true))
+        self.owner_references()
+            .iter()
+            .find(|o| o.controller == Some(true))
     }
     /// The finalizers (empty when unset).
     fn finalizers(&self) -> &[String] {
@@ -264,7 +269,10 @@ mod tests {
     fn url_paths_for_core_named_groups_and_scopes() {
         assert_eq!(Pod::url_path(&(), Some("ns1")), "/api/v1/namespaces/ns1/pods");
         assert_eq!(Pod::url_path(&(), None), "/api/v1/pods");
-        assert_eq!(Deployment::url_path(&(), Some("a")), "/apis/apps/v1/namespaces/a/deployments");
+        assert_eq!(
+            Deployment::url_path(&(), Some("a")),
+            "/apis/apps/v1/namespaces/a/deployments"
+        );
         assert_eq!(Namespace::url_path(&(), Some("ignored")), "/api/v1/namespaces");
         assert_eq!(
             ClusterRole::url_path(&(), None),

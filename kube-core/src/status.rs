@@ -147,7 +147,11 @@ impl Status {
 
     /// A `Success` status (what a delete that finished at once may return).
     pub fn success() -> Self {
-        Self { status: "Success".into(), reason: String::new(), ..Self::failure(200, "", "") }
+        Self {
+            status: "Success".into(),
+            reason: String::new(),
+            ..Self::failure(200, "", "")
+        }
     }
 
     /// Attach details.
@@ -165,8 +169,12 @@ impl Status {
 
     /// 409 AlreadyExists.
     pub fn already_exists(resource: &str, name: &str) -> Self {
-        Self::failure(409, reason::ALREADY_EXISTS, format!("{resource} \"{name}\" already exists"))
-            .with_details(details_for(resource, name))
+        Self::failure(
+            409,
+            reason::ALREADY_EXISTS,
+            format!("{resource} \"{name}\" already exists"),
+        )
+        .with_details(details_for(resource, name))
     }
 
     /// 409 Conflict, with Kubernetes' wording for a stale write.
@@ -181,8 +189,11 @@ impl Status {
 
     /// 422 Invalid with one cause per field error.
     pub fn invalid(kind: &str, name: &str, causes: Vec<StatusCause>) -> Self {
-        let summary =
-            causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join(", ");
+        let summary = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect::<Vec<_>>()
+            .join(", ");
         let message = if causes.len() == 1 {
             format!("{kind} \"{name}\" is invalid: {summary}")
         } else {
@@ -246,7 +257,12 @@ impl Status {
 
 fn details_for(resource: &str, name: &str) -> StatusDetails {
     let (kind, group) = resource.split_once('.').unwrap_or((resource, ""));
-    StatusDetails { name: name.into(), group: group.into(), kind: kind.into(), ..StatusDetails::default() }
+    StatusDetails {
+        name: name.into(),
+        group: group.into(),
+        kind: kind.into(),
+        ..StatusDetails::default()
+    }
 }
 
 #[cfg(test)]
@@ -269,7 +285,10 @@ mod tests {
 
     #[test]
     fn constructors_match_the_apiserver() {
-        assert_eq!(serde_json::to_string(&Status::not_found("pods", "nope")).unwrap(), NOT_FOUND);
+        assert_eq!(
+            serde_json::to_string(&Status::not_found("pods", "nope")).unwrap(),
+            NOT_FOUND
+        );
         let c = Status::conflict(
             "deployments.apps",
             "web",
@@ -281,7 +300,10 @@ mod tests {
             message: "Required value".into(),
             field: "spec.containers[0].image".into(),
         };
-        assert_eq!(serde_json::to_string(&Status::invalid("Pod", "x", vec![cause])).unwrap(), INVALID);
+        assert_eq!(
+            serde_json::to_string(&Status::invalid("Pod", "x", vec![cause])).unwrap(),
+            INVALID
+        );
     }
 
     #[test]

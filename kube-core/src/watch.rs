@@ -74,7 +74,10 @@ pub struct BookmarkMeta {
 impl Bookmark {
     /// Whether this bookmark ends the initial events of a `sendInitialEvents=true` watch.
     pub fn is_initial_events_end(&self) -> bool {
-        self.metadata.annotations.get(INITIAL_EVENTS_END_ANNOTATION).is_some_and(|v| v == "true")
+        self.metadata
+            .annotations
+            .get(INITIAL_EVENTS_END_ANNOTATION)
+            .is_some_and(|v| v == "true")
     }
 }
 
@@ -93,7 +96,10 @@ mod tests {
             r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}}"#,
         ];
         let events: Vec<WatchEvent<Pod>> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(events[0].object().unwrap().metadata.resource_version.as_deref(), Some("10"));
+        assert_eq!(
+            events[0].object().unwrap().metadata.resource_version.as_deref(),
+            Some("10")
+        );
         assert!(matches!(events[1], WatchEvent::Modified(_)));
         assert!(matches!(events[2], WatchEvent::Deleted(_)));
         match &events[3] {
@@ -109,7 +115,12 @@ mod tests {
         }
         for (line, ev) in lines.iter().zip(&events) {
             let back: serde_json::Value = serde_json::to_value(ev).unwrap();
-            assert_eq!(back, serde_json::from_str::<serde_json::Value>(line).unwrap(), "{}", ev.type_name());
+            assert_eq!(
+                back,
+                serde_json::from_str::<serde_json::Value>(line).unwrap(),
+                "{}",
+                ev.type_name()
+            );
         }
     }
 }

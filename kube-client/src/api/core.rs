@@ -4,8 +4,8 @@ use std::fmt::Debug;
 
 use either::Either;
 use futures::{Stream, StreamExt};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use kube_core::params::{DeleteParams, GetParams, ListParams, PatchParams, PostParams, WatchParams};
 use kube_core::{ObjectList, Patch, Status, WatchEvent};
@@ -63,7 +63,10 @@ where
                 lp.version_match = None;
                 lp
             });
-            Ok(Some((futures::stream::iter(page.items.into_iter().map(Ok)), next)))
+            Ok(Some((
+                futures::stream::iter(page.items.into_iter().map(Ok)),
+                next,
+            )))
         })
         .map(|page: Result<_>| match page {
             Ok(items) => items.left_stream(),
@@ -86,11 +89,18 @@ where
     where
         K: Serialize,
     {
-        self.client.request(self.request.replace(name, pp, body(data)?)?).await
+        self.client
+            .request(self.request.replace(name, pp, body(data)?)?)
+            .await
     }
 
     /// Patch an object with any of the four patch kinds.
-    pub async fn patch<P: Serialize + Debug>(&self, name: &str, pp: &PatchParams, patch: &Patch<P>) -> Result<K> {
+    pub async fn patch<P: Serialize + Debug>(
+        &self,
+        name: &str,
+        pp: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<K> {
         self.client.request(self.request.patch(name, pp, patch)?).await
     }
 
@@ -106,7 +116,9 @@ where
         dp: &DeleteParams,
         lp: &ListParams,
     ) -> Result<Either<ObjectList<K>, Status>> {
-        self.client.request_status(self.request.delete_collection(dp, lp)?).await
+        self.client
+            .request_status(self.request.delete_collection(dp, lp)?)
+            .await
     }
 
     /// Watch for changes after `resource_version` (from a list, or `"0"`/`""`). The stream ends
@@ -120,6 +132,8 @@ where
     where
         K: Send + 'static,
     {
-        self.client.request_events(self.request.watch(wp, resource_version)?).await
+        self.client
+            .request_events(self.request.watch(wp, resource_version)?)
+            .await
     }
 }

@@ -6,8 +6,8 @@ mod subresource;
 use std::fmt::Debug;
 use std::marker::PhantomData;
 
-use kube_core::request::Request;
 use kube_core::Resource;
+use kube_core::request::Request;
 
 use crate::Client;
 
@@ -28,7 +28,9 @@ pub struct Api<K> {
 
 impl<K> Debug for Api<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("url_path", &self.request.url_path).finish_non_exhaustive()
+        f.debug_struct("Api")
+            .field("url_path", &self.request.url_path)
+            .finish_non_exhaustive()
     }
 }
 

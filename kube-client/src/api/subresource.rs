@@ -5,8 +5,8 @@ use std::fmt::Debug;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use kube_core::params::{DeleteParams, PatchParams, PostParams};
 use kube_core::{Patch, Status};
@@ -24,7 +24,9 @@ where
 {
     /// `GET` any subresource, decoded as `T`.
     pub async fn get_subresource<T: DeserializeOwned>(&self, subresource: &str, name: &str) -> Result<T> {
-        self.client.request(self.request.get_subresource(subresource, name)?).await
+        self.client
+            .request(self.request.get_subresource(subresource, name)?)
+            .await
     }
 
     /// `PUT` any subresource.
@@ -35,7 +37,12 @@ where
         pp: &PostParams,
         data: &B,
     ) -> Result<T> {
-        self.client.request(self.request.replace_subresource(subresource, name, pp, body(data)?)?).await
+        self.client
+            .request(
+                self.request
+                    .replace_subresource(subresource, name, pp, body(data)?)?,
+            )
+            .await
     }
 
     /// `PATCH` any subresource.
@@ -46,7 +53,9 @@ where
         pp: &PatchParams,
         patch: &Patch<P>,
     ) -> Result<T> {
-        self.client.request(self.request.patch_subresource(subresource, name, pp, patch)?).await
+        self.client
+            .request(self.request.patch_subresource(subresource, name, pp, patch)?)
+            .await
     }
 
     /// `POST` to any subresource (`binding`, `eviction`, `token`, ...).
@@ -57,7 +66,12 @@ where
         pp: &PostParams,
         data: &B,
     ) -> Result<T> {
-        self.client.request(self.request.create_subresource(subresource, name, pp, body(data)?)?).await
+        self.client
+            .request(
+                self.request
+                    .create_subresource(subresource, name, pp, body(data)?)?,
+            )
+            .await
     }
 
     /// Read the object through its `status` subresource.
@@ -74,7 +88,12 @@ where
     }
 
     /// Patch the status.
-    pub async fn patch_status<P: Serialize + Debug>(&self, name: &str, pp: &PatchParams, patch: &Patch<P>) -> Result<K> {
+    pub async fn patch_status<P: Serialize + Debug>(
+        &self,
+        name: &str,
+        pp: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<K> {
         self.patch_subresource("status", name, pp, patch).await
     }
 
@@ -89,7 +108,12 @@ where
     }
 
     /// Patch the `scale` subresource, e.g. `{"spec":{"replicas":3}}`.
-    pub async fn patch_scale<P: Serialize + Debug>(&self, name: &str, pp: &PatchParams, patch: &Patch<P>) -> Result<Scale> {
+    pub async fn patch_scale<P: Serialize + Debug>(
+        &self,
+        name: &str,
+        pp: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<Scale> {
         self.patch_subresource("scale", name, pp, patch).await
     }
 }
@@ -129,16 +153,18 @@ impl Api<Pod> {
                 ..ObjectReference::default()
             },
         };
-        self.create_subresource("binding", name, &PostParams::default(), &binding).await
+        self.create_subresource("binding", name, &PostParams::default(), &binding)
+            .await
     }
 
     /// Evict a pod (`pods/{name}/eviction`), respecting PodDisruptionBudgets. A refusal comes
     /// back as `429 TooManyRequests`.
     pub async fn evict(&self, name: &str, ep: &EvictParams) -> Result<Status> {
         let delete_options = match &ep.delete_options {
-            Some(dp) => Some(serde_json::from_slice(&dp.to_body()).map_err(|e| {
-                Error::BuildRequest(kube_core::request::Error::Serialize(e))
-            })?),
+            Some(dp) => Some(
+                serde_json::from_slice(&dp.to_body())
+                    .map_err(|e| Error::BuildRequest(kube_core::request::Error::Serialize(e)))?,
+            ),
             None => None,
         };
         let eviction = Eviction {
@@ -151,6 +177,7 @@ impl Api<Pod> {
             },
             delete_options,
         };
-        self.create_subresource("eviction", name, &ep.post_options, &eviction).await
+        self.create_subresource("eviction", name, &ep.post_options, &eviction)
+            .await
     }
 }

@@ -72,32 +72,42 @@ where
         framer: LineFramer,
         url: String,
     }
-    futures::stream::unfold(St { body: Some(body), framer: LineFramer::default(), url }, |mut st| async move {
-        loop {
-            if let Some(line) = st.framer.next_line() {
-                let ev = decode_line(&st.url, &line);
-                if ev.is_err() {
-                    st.body = None;
+    futures::stream::unfold(
+        St {
+            body: Some(body),
+            framer: LineFramer::default(),
+            url,
+        },
+        |mut st| async move {
+            loop {
+                if let Some(line) = st.framer.next_line() {
+                    let ev = decode_line(&st.url, &line);
+                    if ev.is_err() {
+                        st.body = None;
+                    }
+                    return Some((ev, st));
                 }
-                return Some((ev, st));
+                st.framer.mark_scanned();
+                let body = st.body.as_mut()?;
+                match body.next().await {
+                    Some(Ok(chunk)) => st.framer.push(&chunk),
+                    Some(Err(e)) => {
+                        let err = Error::Stream {
+                            url: st.url.clone(),
+                            reason: e.to_string(),
+                        };
+                        st.body = None;
+                        return Some((Err(err), st));
+                    }
+                    None => {
+                        st.body = None;
+                        let rest = st.framer.finish()?;
+                        return Some((decode_line(&st.url, &rest), st));
+                    }
+                }
             }
-            st.framer.mark_scanned();
-            let body = st.body.as_mut()?;
-            match body.next().await {
-                Some(Ok(chunk)) => st.framer.push(&chunk),
-                Some(Err(e)) => {
-                    let err = Error::Stream { url: st.url.clone(), reason: e.to_string() };
-                    st.body = None;
-                    return Some((Err(err), st));
-                }
-                None => {
-                    st.body = None;
-                    let rest = st.framer.finish()?;
-                    return Some((decode_line(&st.url, &rest), st));
-                }
-            }
-        }
-    })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -113,13 +123,22 @@ mod tests {
     }
 
     async fn decode(chunks: Vec<Vec<u8>>) -> Vec<Result<WatchEvent<ConfigMap>>> {
-        let body = futures::stream::iter(chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from(c))));
+        let body = futures::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
+        );
         watch_events("GET /x".into(), body).collect().await
     }
 
     #[tokio::test]
     async fn events_split_at_every_byte_boundary() {
-        let stream = format!("{}\n{}\n\n{}\n", event("a", 1, 3), event("b", 2, 0), event("c", 3, 10));
+        let stream = format!(
+            "{}\n{}\n\n{}\n",
+            event("a", 1, 3),
+            event("b", 2, 0),
+            event("c", 3, 10)
+        );
         let bytes = stream.as_bytes();
         for size in [1, 2, 3, 7, 64, bytes.len()] {
             let chunks = bytes.chunks(size).map(<[u8]>::to_vec).collect();
@@ -139,7 +158,10 @@ mod tests {
         let chunks = stream.as_bytes().chunks(4096).map(<[u8]>::to_vec).collect();
         let start = std::time::Instant::now();
         let events = decode(chunks).await;
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "decoding must stay linear");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "decoding must stay linear"
+        );
         assert_eq!(events.len(), 2, "the last event needs no trailing newline");
         let first = events[0].as_ref().unwrap().object().unwrap();
         assert_eq!(first.data.as_ref().unwrap()["k"].len(), 8 * 1024 * 1024);
@@ -147,7 +169,11 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_and_broken_bodies_are_errors_that_end_the_stream() {
-        let events = decode(vec![b"{\"type\":\"ADDED\",\"object\":{}}\nnot json\n".to_vec(), event("x", 1, 0).into_bytes()]).await;
+        let events = decode(vec![
+            b"{\"type\":\"ADDED\",\"object\":{}}\nnot json\n".to_vec(),
+            event("x", 1, 0).into_bytes(),
+        ])
+        .await;
         assert_eq!(events.len(), 2);
         assert!(matches!(events[1], Err(Error::Decode { .. })));
 

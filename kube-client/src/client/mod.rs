@@ -77,8 +77,10 @@ impl Client {
     pub fn new(config: Config) -> Result<Self> {
         let auth = Auth::new(&config.auth_info)?;
         let tls = tls::rustls_config(&config, auth.client_cert_resolver())?;
-        let user_agent =
-            config.user_agent.clone().unwrap_or_else(|| format!("kube-client/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = config
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("kube-client/{}", env!("CARGO_PKG_VERSION")));
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(user_agent)
@@ -100,7 +102,10 @@ impl Client {
                 default_namespace: config.default_namespace.clone(),
                 auth,
                 limiter: rate_limiter(config.qps, config.burst),
-                retry: RetryPolicy { max_retries: config.max_retries, ..RetryPolicy::default() },
+                retry: RetryPolicy {
+                    max_retries: config.max_retries,
+                    ..RetryPolicy::default()
+                },
                 read_timeout: config.read_timeout,
             }),
         })
@@ -130,7 +135,10 @@ impl Client {
         let mut url = String::with_capacity(self.inner.base.len() + path.len());
         url.push_str(&self.inner.base);
         url.push_str(path);
-        let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidUrl { url: url.clone(), reason: e.to_string() })?;
+        let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
         let span = tracing::debug_span!(
             "kube_request",
             verb = %parts.method,
@@ -142,7 +150,9 @@ impl Client {
         let started = tokio::time::Instant::now();
         // Boxed: the retry loop's future is large, and moving it through the layers above costs more
         // than one allocation.
-        let result = Box::pin(self.send_with_retries(&parts, &url, body, streaming)).instrument(span.clone()).await;
+        let result = Box::pin(self.send_with_retries(&parts, &url, body, streaming))
+            .instrument(span.clone())
+            .await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok(resp) => span.record("status", resp.status().as_u16()),
@@ -152,7 +162,10 @@ impl Client {
         let resp = result?;
         let code = resp.status().as_u16();
         if code >= 400 {
-            let bytes = resp.bytes().await.map_err(|source| http_error(&parts.method, url.as_str(), source))?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|source| http_error(&parts.method, url.as_str(), source))?;
             return Err(Error::Api(Box::new(status_from_response(code, &bytes))));
         }
         Ok(resp)
@@ -207,7 +220,11 @@ impl Client {
                 }
                 Err(e) => e,
             };
-            let kind = if failure.is_connect() { Failure::Connect } else { Failure::Transport };
+            let kind = if failure.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::Transport
+            };
             match (failure.is_timeout(), retries.next_delay(&parts.method, kind)) {
                 (false, Some(delay)) => {
                     tracing::debug!(error = %failure, delay_ms = delay.as_millis() as u64, "retrying");
@@ -222,31 +239,55 @@ impl Client {
     pub async fn request<T: DeserializeOwned>(&self, request: HttpRequest) -> Result<T> {
         let label = Label::of(&request);
         let resp = self.send(request, false).await?;
-        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.to_string(), source })?;
+        let bytes = resp.bytes().await.map_err(|source| Error::Http {
+            url: label.to_string(),
+            source,
+        })?;
         decode(&label, &bytes)
     }
 
     /// Send a request whose successful response is either a `T` or a `Status` (deletes).
-    pub async fn request_status<T: DeserializeOwned>(&self, request: HttpRequest) -> Result<Either<T, Status>> {
+    pub async fn request_status<T: DeserializeOwned>(
+        &self,
+        request: HttpRequest,
+    ) -> Result<Either<T, Status>> {
         let label = Label::of(&request);
         let resp = self.send(request, false).await?;
-        let bytes = resp.bytes().await.map_err(|source| Error::Http { url: label.to_string(), source })?;
-        let kind = serde_json::from_slice::<KindOnly>(&bytes).map(|k| k.kind).unwrap_or_default();
-        if kind == "Status" { Ok(Either::Right(decode(&label, &bytes)?)) } else { Ok(Either::Left(decode(&label, &bytes)?)) }
+        let bytes = resp.bytes().await.map_err(|source| Error::Http {
+            url: label.to_string(),
+            source,
+        })?;
+        let kind = serde_json::from_slice::<KindOnly>(&bytes)
+            .map(|k| k.kind)
+            .unwrap_or_default();
+        if kind == "Status" {
+            Ok(Either::Right(decode(&label, &bytes)?))
+        } else {
+            Ok(Either::Left(decode(&label, &bytes)?))
+        }
     }
 
     /// Send a request and return the body as text (logs, `/healthz`).
     pub async fn request_text(&self, request: HttpRequest) -> Result<String> {
         let label = Label::of(&request);
         let resp = self.send(request, false).await?;
-        resp.text().await.map_err(|source| Error::Http { url: label.to_string(), source })
+        resp.text().await.map_err(|source| Error::Http {
+            url: label.to_string(),
+            source,
+        })
     }
 
     /// Send a request and stream the body (log follows, raw watches). No request timeout.
-    pub async fn request_stream(&self, request: HttpRequest) -> Result<impl Stream<Item = Result<Bytes>> + use<>> {
+    pub async fn request_stream(
+        &self,
+        request: HttpRequest,
+    ) -> Result<impl Stream<Item = Result<Bytes>> + use<>> {
         let label = Label::of(&request);
         let resp = self.send(request, true).await?;
-        Ok(resp.bytes_stream().map_err(move |e| Error::Stream { url: label.to_string(), reason: e.to_string() }))
+        Ok(resp.bytes_stream().map_err(move |e| Error::Stream {
+            url: label.to_string(),
+            reason: e.to_string(),
+        }))
     }
 
     /// Send a watch request and decode its events as they arrive.
@@ -256,7 +297,10 @@ impl Client {
     ) -> Result<impl Stream<Item = Result<WatchEvent<T>>> + Send + use<T>> {
         let label = Label::of(&request);
         let resp = self.send(request, true).await?;
-        Ok(decode::watch_events(label.to_string(), Box::pin(resp.bytes_stream())))
+        Ok(decode::watch_events(
+            label.to_string(),
+            Box::pin(resp.bytes_stream()),
+        ))
     }
 
     /// `GET /version`.
@@ -297,7 +341,10 @@ struct Label {
 
 impl Label {
     fn of(request: &HttpRequest) -> Self {
-        Self { method: request.method().clone(), uri: request.uri().clone() }
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+        }
     }
 }
 
@@ -308,7 +355,10 @@ impl std::fmt::Display for Label {
 }
 
 fn http_error(method: &http::Method, url: &str, source: reqwest::Error) -> Error {
-    Error::Http { url: format!("{method} {url}"), source }
+    Error::Http {
+        url: format!("{method} {url}"),
+        source,
+    }
 }
 
 fn decode<T: DeserializeOwned>(label: &Label, bytes: &[u8]) -> Result<T> {

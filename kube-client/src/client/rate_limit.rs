@@ -32,7 +32,14 @@ impl TokenBucket {
     pub fn new(qps: f32, burst: u32) -> Self {
         assert!(qps.is_finite() && qps > 0.0, "qps must be positive, got {qps}");
         let burst = f64::from(burst.max(1));
-        Self { qps: f64::from(qps), burst, state: Mutex::new(State { tokens: burst, last: Instant::now() }) }
+        Self {
+            qps: f64::from(qps),
+            burst,
+            state: Mutex::new(State {
+                tokens: burst,
+                last: Instant::now(),
+            }),
+        }
     }
 
     /// Reserve one token and return how long to wait before using it.
@@ -43,7 +50,11 @@ impl TokenBucket {
         s.tokens = (s.tokens + elapsed * self.qps).min(self.burst);
         s.last = now;
         s.tokens -= 1.0;
-        if s.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-s.tokens / self.qps) }
+        if s.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-s.tokens / self.qps)
+        }
     }
 
     /// Wait for a token.
@@ -72,7 +83,10 @@ mod tests {
             bucket.acquire().await;
         }
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(999) && elapsed <= Duration::from_millis(1001), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(999) && elapsed <= Duration::from_millis(1001),
+            "{elapsed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -52,12 +52,21 @@ pub enum Failure {
 
 /// Whether a method may be repeated without changing the outcome (RFC 9110 §9.2.2).
 pub fn is_idempotent(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
 }
 
 /// Parse `Retry-After` in its delay-seconds form (the form kube-apiserver sends).
 pub fn parse_retry_after(value: &http::HeaderValue) -> Option<Duration> {
-    value.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    value
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 /// The retry schedule of one request.
@@ -78,7 +87,11 @@ impl RetryPolicy {
             .with_jitter()
             .without_max_times()
             .build();
-        Retries { policy: *self, attempts: 0, backoff }
+        Retries {
+            policy: *self,
+            attempts: 0,
+            backoff,
+        }
     }
 }
 
@@ -113,20 +126,37 @@ mod tests {
 
     #[test]
     fn decides_by_code_method_and_budget() {
-        let policy = RetryPolicy { max_retries: 3, ..Default::default() };
+        let policy = RetryPolicy {
+            max_retries: 3,
+            ..Default::default()
+        };
         let mut r = policy.start();
-        assert_eq!(r.next_delay(&Method::POST, Failure::Status(429, Some(Duration::from_secs(2)))), Some(Duration::from_secs(2)));
-        assert_eq!(r.next_delay(&Method::POST, Failure::Status(503, None)), None, "POST is not idempotent");
+        assert_eq!(
+            r.next_delay(&Method::POST, Failure::Status(429, Some(Duration::from_secs(2)))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            r.next_delay(&Method::POST, Failure::Status(503, None)),
+            None,
+            "POST is not idempotent"
+        );
         assert_eq!(r.next_delay(&Method::POST, Failure::Transport), None);
         assert!(r.next_delay(&Method::POST, Failure::Connect).is_some());
         assert!(r.next_delay(&Method::GET, Failure::Status(504, None)).is_some());
-        assert_eq!(r.next_delay(&Method::GET, Failure::Status(504, None)), None, "budget spent");
+        assert_eq!(
+            r.next_delay(&Method::GET, Failure::Status(504, None)),
+            None,
+            "budget spent"
+        );
         assert_eq!(r.attempts(), 3);
         let mut r = policy.start();
         assert_eq!(r.next_delay(&Method::GET, Failure::Status(500, None)), None);
         assert_eq!(r.next_delay(&Method::GET, Failure::Status(409, None)), None);
         assert_eq!(
-            r.next_delay(&Method::GET, Failure::Status(429, Some(Duration::from_secs(3600)))),
+            r.next_delay(
+                &Method::GET,
+                Failure::Status(429, Some(Duration::from_secs(3600)))
+            ),
             Some(Duration::from_secs(60)),
             "Retry-After is capped"
         );
@@ -134,17 +164,28 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
-        let policy = RetryPolicy { max_retries: 20, ..Default::default() };
+        let policy = RetryPolicy {
+            max_retries: 20,
+            ..Default::default()
+        };
         let mut r = policy.start();
-        let delays: Vec<_> = (0..20).map(|_| r.next_delay(&Method::GET, Failure::Connect).unwrap()).collect();
-        assert!(delays[0] >= Duration::from_millis(100) && delays[0] < Duration::from_millis(200), "{delays:?}");
+        let delays: Vec<_> = (0..20)
+            .map(|_| r.next_delay(&Method::GET, Failure::Connect).unwrap())
+            .collect();
+        assert!(
+            delays[0] >= Duration::from_millis(100) && delays[0] < Duration::from_millis(200),
+            "{delays:?}"
+        );
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(20)), "{delays:?}");
         assert!(delays[19] >= Duration::from_secs(10), "{delays:?}");
     }
 
     #[test]
     fn retry_after_parsing() {
-        assert_eq!(parse_retry_after(&http::HeaderValue::from_static("7")), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(&http::HeaderValue::from_static("7")),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(parse_retry_after(&http::HeaderValue::from_static("soon")), None);
     }
 }

@@ -25,14 +25,21 @@ pub struct Cidr {
 impl std::str::FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (ip, bits) = s.split_once('/').ok_or_else(|| format!("invalid CIDR {s:?}: expected a.b.c.d/n"))?;
+        let (ip, bits) = s
+            .split_once('/')
+            .ok_or_else(|| format!("invalid CIDR {s:?}: expected a.b.c.d/n"))?;
         let ip: Ipv4Addr = ip.parse().map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
         let bits: u8 = bits.parse().map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
         if !(8..=30).contains(&bits) {
-            return Err(format!("invalid CIDR {s:?}: the prefix length must be between 8 and 30"));
+            return Err(format!(
+                "invalid CIDR {s:?}: the prefix length must be between 8 and 30"
+            ));
         }
         let mask = u32::MAX << (32 - bits);
-        Ok(Cidr { base: u32::from(ip) & mask, bits })
+        Ok(Cidr {
+            base: u32::from(ip) & mask,
+            bits,
+        })
     }
 }
 
@@ -64,19 +71,34 @@ pub struct ServiceAllocator {
 }
 
 fn invalid(name: &str, field: &str, message: String) -> Status {
-    Status::invalid("Service", name, vec![StatusCause { reason: "FieldValueInvalid".into(), message, field: field.into() }])
+    Status::invalid(
+        "Service",
+        name,
+        vec![StatusCause {
+            reason: "FieldValueInvalid".into(),
+            message,
+            field: field.into(),
+        }],
+    )
 }
 
 impl ServiceAllocator {
     /// An allocator over `range`.
     pub fn new(range: Cidr) -> Self {
-        Self { range, used: Mutex::new((HashSet::new(), HashSet::new())) }
+        Self {
+            range,
+            used: Mutex::new((HashSet::new(), HashSet::new())),
+        }
     }
 
     /// Mark what an existing service holds (at start).
     pub fn restore(&self, svc: &Value) {
         let mut used = self.used.lock();
-        if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|s| s.parse().ok()) {
+        if let Some(ip) = svc
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+        {
             used.0.insert(ip);
         }
         for p in node_ports(svc) {
@@ -86,41 +108,67 @@ impl ServiceAllocator {
 
     /// Give a new service its cluster IP and node ports (or check the ones it asks for).
     pub fn allocate(&self, svc: &mut Value) -> Result<Allocation, Status> {
-        let name = svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let ty = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        let name = svc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let ty = svc
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP")
+            .to_string();
         let mut used = self.used.lock();
         let mut alloc = Allocation::default();
         if ty != "ExternalName" {
-            let requested = svc.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
+            let requested = svc
+                .pointer("/spec/clusterIP")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if requested != "None" {
                 let ip = if requested.is_empty() {
-                    let free = self.range.size().saturating_sub(2) as usize - used.0.len().min(self.range.size() as usize);
+                    let free = self.range.size().saturating_sub(2) as usize
+                        - used.0.len().min(self.range.size() as usize);
                     if free == 0 {
-                        return Err(Status::failure(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full"));
+                        return Err(Status::failure(
+                            500,
+                            "InternalError",
+                            "Internal error occurred: failed to allocate a serviceIP: range is full",
+                        ));
                     }
                     let mut rng = rand::rng();
                     loop {
-                        let candidate = Ipv4Addr::from(self.range.base + rng.random_range(1..self.range.size() - 1));
+                        let candidate =
+                            Ipv4Addr::from(self.range.base + rng.random_range(1..self.range.size() - 1));
                         if !used.0.contains(&candidate) {
                             break candidate;
                         }
                     }
                 } else {
-                    let ip: Ipv4Addr = requested
-                        .parse()
-                        .map_err(|_| invalid(&name, "spec.clusterIPs", format!("Invalid value: {requested:?}: must be a valid IP address")))?;
+                    let ip: Ipv4Addr = requested.parse().map_err(|_| {
+                        invalid(
+                            &name,
+                            "spec.clusterIPs",
+                            format!("Invalid value: {requested:?}: must be a valid IP address"),
+                        )
+                    })?;
                     if !self.range.contains(ip) {
                         return Err(invalid(
                             &name,
                             "spec.clusterIPs",
-                            format!("Invalid value: {requested:?}: failed to allocate IP {requested}: provided IP is not in the valid range"),
+                            format!(
+                                "Invalid value: {requested:?}: failed to allocate IP {requested}: provided IP is not in the valid range"
+                            ),
                         ));
                     }
                     if used.0.contains(&ip) {
                         return Err(invalid(
                             &name,
                             "spec.clusterIPs",
-                            format!("Invalid value: {requested:?}: failed to allocate IP {requested}: provided IP is already allocated"),
+                            format!(
+                                "Invalid value: {requested:?}: failed to allocate IP {requested}: provided IP is already allocated"
+                            ),
                         ));
                     }
                     ip
@@ -146,7 +194,11 @@ impl ServiceAllocator {
                         tries += 1;
                         if tries > 10_000 {
                             self.release_locked(&mut used, &alloc);
-                            return Err(Status::failure(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full"));
+                            return Err(Status::failure(
+                                500,
+                                "InternalError",
+                                "Internal error occurred: failed to allocate a nodePort: range is full",
+                            ));
                         }
                     }
                 } else {
@@ -154,11 +206,21 @@ impl ServiceAllocator {
                     let field = format!("spec.ports[{i}].nodePort");
                     let Some(p) = p else {
                         self.release_locked(&mut used, &alloc);
-                        return Err(invalid(&name, &field, format!("Invalid value: {requested}: provided port is not in the valid range. The range of valid ports is 30000-32767")));
+                        return Err(invalid(
+                            &name,
+                            &field,
+                            format!(
+                                "Invalid value: {requested}: provided port is not in the valid range. The range of valid ports is 30000-32767"
+                            ),
+                        ));
                     };
                     if used.1.contains(&p) || alloc.ports.contains(&p) {
                         self.release_locked(&mut used, &alloc);
-                        return Err(invalid(&name, &field, format!("Invalid value: {requested}: provided port is already allocated")));
+                        return Err(invalid(
+                            &name,
+                            &field,
+                            format!("Invalid value: {requested}: provided port is already allocated"),
+                        ));
                     }
                     p
                 };
@@ -188,8 +250,14 @@ impl ServiceAllocator {
 
     /// Give back what a deleted service held.
     pub fn release_object(&self, svc: &Value) {
-        let ip = svc.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|s| s.parse().ok());
-        self.release(&Allocation { ip, ports: node_ports(svc) });
+        let ip = svc
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok());
+        self.release(&Allocation {
+            ip,
+            ports: node_ports(svc),
+        });
     }
 }
 
@@ -198,7 +266,11 @@ fn node_ports(svc: &Value) -> Vec<u16> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|p| p.get("nodePort").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()))
+        .filter_map(|p| {
+            p.get("nodePort")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+        })
         .collect()
 }
 
@@ -227,13 +299,22 @@ mod tests {
         let mut clash = json!({"metadata": {"name": "c"}, "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}});
         let err = a.allocate(&mut clash).unwrap_err();
         assert_eq!(err.code, 422);
-        assert!(err.message.contains("provided port is already allocated"), "{}", err.message);
+        assert!(
+            err.message.contains("provided port is already allocated"),
+            "{}",
+            err.message
+        );
         a.release_object(&np);
         a.allocate(&mut clash).unwrap();
         let mut headless = json!({"metadata": {"name": "h"}, "spec": {"clusterIP": "None"}});
         a.allocate(&mut headless).unwrap();
         assert_eq!(headless["spec"]["clusterIP"], "None");
         let mut outside = json!({"metadata": {"name": "o"}, "spec": {"clusterIP": "10.0.0.1"}});
-        assert!(a.allocate(&mut outside).unwrap_err().message.contains("not in the valid range"));
+        assert!(
+            a.allocate(&mut outside)
+                .unwrap_err()
+                .message
+                .contains("not in the valid range")
+        );
     }
 }

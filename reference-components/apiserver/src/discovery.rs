@@ -32,14 +32,21 @@ pub fn core_versions(server_address: &str) -> Value {
 }
 
 fn group_entry(name: &str, versions: &[&str]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs[0].clone()})
 }
 
 /// `/apis`.
 pub fn group_list(registry: &Registry) -> Value {
-    let groups: Vec<Value> =
-        registry.groups().iter().filter(|(g, _)| !g.is_empty()).map(|(g, vs)| group_entry(g, vs)).collect();
+    let groups: Vec<Value> = registry
+        .groups()
+        .iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, vs)| group_entry(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -53,7 +60,10 @@ pub fn group(registry: &Registry, name: &str) -> Option<Value> {
     Some(v)
 }
 
-fn subresource_kind(def: &ResourceDef, sub: Subresource) -> (&'static str, Option<(&'static str, &'static str)>) {
+fn subresource_kind(
+    def: &ResourceDef,
+    sub: Subresource,
+) -> (&'static str, Option<(&'static str, &'static str)>) {
     match sub {
         Subresource::Status | Subresource::Finalize => (def.kind, None),
         Subresource::Scale => ("Scale", Some(("autoscaling", "v1"))),
@@ -64,7 +74,11 @@ fn subresource_kind(def: &ResourceDef, sub: Subresource) -> (&'static str, Optio
 
 /// `/api/v1` or `/apis/{group}/{version}`, if served.
 pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<_> = registry.all().iter().filter(|d| d.group == group && d.version == version).collect();
+    let defs: Vec<_> = registry
+        .all()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .collect();
     if defs.is_empty() {
         return None;
     }
@@ -100,6 +114,10 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             resources.push(s);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
 }

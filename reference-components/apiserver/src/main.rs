@@ -48,12 +48,17 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,reference_apiserver=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,reference_apiserver=info".into()),
         )
         .init();
     let args = Args::parse();
     if !args.listen.ip().is_loopback() {
-        return Err(format!("--listen {}: the reference apiserver binds loopback addresses only", args.listen).into());
+        return Err(format!(
+            "--listen {}: the reference apiserver binds loopback addresses only",
+            args.listen
+        )
+        .into());
     }
     let kind = match args.storage {
         Backend::Embedded => StorageKind::Embedded,
@@ -64,7 +69,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot create data directory {}: {e}", args.data_dir.display()))?;
     }
     let storage = storage::open(kind, &args.data_dir)?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let config = ServerConfig {
         advertise: addr,
@@ -90,6 +97,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         shutdown.cancel();
     });
     let stopping = state.shutdown.clone();
-    axum::serve(listener, router(state)).with_graceful_shutdown(stopping.cancelled_owned()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stopping.cancelled_owned())
+        .await?;
     Ok(())
 }

@@ -63,18 +63,38 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency =
+            Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let watchers = Family::<ResourceLabels, Gauge<i64, AtomicI64>>::default();
-        let storage = Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
-        registry.register("apiserver_request", "Requests by verb, resource and HTTP code", requests.clone());
+        let storage =
+            Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "apiserver_request",
+            "Requests by verb, resource and HTTP code",
+            requests.clone(),
+        );
         registry.register(
             "apiserver_request_duration_seconds",
             "Request latency by verb and resource (watches: until the stream starts)",
             latency.clone(),
         );
-        registry.register("apiserver_registered_watchers", "Open watches by resource", watchers.clone());
-        registry.register("apiserver_storage_duration_seconds", "Storage operation latency", storage.clone());
-        Self { registry: Arc::new(registry), requests, latency, watchers, storage }
+        registry.register(
+            "apiserver_registered_watchers",
+            "Open watches by resource",
+            watchers.clone(),
+        );
+        registry.register(
+            "apiserver_storage_duration_seconds",
+            "Storage operation latency",
+            storage.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            watchers,
+            storage,
+        }
     }
 }
 
@@ -92,16 +112,28 @@ impl Metrics {
     /// Record one request.
     pub fn request(&self, verb: &str, resource: &str, code: u16, started: Instant) {
         self.requests
-            .get_or_create(&RequestLabels { verb: verb.into(), resource: resource.into(), code: code.to_string() })
+            .get_or_create(&RequestLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+                code: code.to_string(),
+            })
             .inc();
         self.latency
-            .get_or_create(&LatencyLabels { verb: verb.into(), resource: resource.into() })
+            .get_or_create(&LatencyLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+            })
             .observe(started.elapsed().as_secs_f64());
     }
 
     /// Count an open watch until the guard drops.
     pub fn watchers(&self, def: &ResourceDef) -> WatchGuard {
-        let g = self.watchers.get_or_create(&ResourceLabels { resource: def.qualified_plural() }).clone();
+        let g = self
+            .watchers
+            .get_or_create(&ResourceLabels {
+                resource: def.qualified_plural(),
+            })
+            .clone();
         g.inc();
         WatchGuard(g)
     }
@@ -109,12 +141,15 @@ impl Metrics {
     /// The text exposition format.
     pub fn encode(&self) -> Bytes {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         Bytes::from(out)
     }
 
     fn observe_storage(&self, op: &str, started: Instant) {
-        self.storage.get_or_create(&OperationLabels { operation: op.into() }).observe(started.elapsed().as_secs_f64());
+        self.storage
+            .get_or_create(&OperationLabels { operation: op.into() })
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 

@@ -10,7 +10,9 @@ use crate::storage::Revision;
 /// `metadata` of an object, created empty when missing or not an object.
 pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     let root = obj.as_object_mut().expect("objects are JSON objects");
-    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !meta.is_object() {
         *meta = Value::Object(Map::new());
     }
@@ -55,10 +57,16 @@ pub fn rfc3339_after(seconds: i64) -> String {
 pub fn generate_name(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    let suffix: String = (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     // Kubernetes truncates the prefix so that the name stays within 63 characters.
     let max_prefix = 63 - 5;
-    let prefix = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
+    let prefix = if prefix.len() > max_prefix {
+        &prefix[..max_prefix]
+    } else {
+        prefix
+    };
     format!("{prefix}{suffix}")
 }
 

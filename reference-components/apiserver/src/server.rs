@@ -56,7 +56,10 @@ pub struct AllowAnonymous;
 
 impl Authenticator for AllowAnonymous {
     fn authenticate(&self, _headers: &HeaderMap) -> Result<UserInfo, Status> {
-        Ok(UserInfo { name: "system:anonymous".into(), groups: vec!["system:masters".into()] })
+        Ok(UserInfo {
+            name: "system:anonymous".into(),
+            groups: vec!["system:masters".into()],
+        })
     }
 }
 
@@ -120,7 +123,9 @@ pub struct ApiState {
 
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiState").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("ApiState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,9 +139,13 @@ impl ApiState {
         let metrics = Metrics::default();
         let storage: Arc<dyn Storage> = Arc::new(InstrumentedStorage::new(storage, metrics.clone()));
         let registry = Arc::new(Registry::builtin());
-        let cache = WatchCache::start(storage.clone(), &registry, config.watch_history).await.map_err(handlers::internal)?;
+        let cache = WatchCache::start(storage.clone(), &registry, config.watch_history)
+            .await
+            .map_err(handlers::internal)?;
         let services = ServiceAllocator::new(config.service_cidr);
-        let (_, existing) = cache.list("/registry/services/", "/registry/services/").map_err(handlers::internal)?;
+        let (_, existing) = cache
+            .list("/registry/services/", "/registry/services/")
+            .map_err(handlers::internal)?;
         for svc in existing {
             if let Ok(v) = serde_json::from_slice(&svc.json) {
                 services.restore(&v);
@@ -179,17 +188,26 @@ pub fn router(state: Arc<ApiState>) -> Router {
 }
 
 fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn ok_text(text: &'static str) -> Response {
     let mut r = Response::new(Body::from(text));
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
 fn not_found_path(path: &str) -> Status {
-    Status::failure(404, kube_core::status::reason::NOT_FOUND, format!("the server could not find the requested resource ({path})"))
+    Status::failure(
+        404,
+        kube_core::status::reason::NOT_FOUND,
+        format!("the server could not find the requested resource ({path})"),
+    )
 }
 
 async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
@@ -205,8 +223,15 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
         match state.inflight.clone().try_acquire_owned() {
             Ok(p) => Some(p),
             Err(_) => {
-                let mut s = Status::failure(429, kube_core::status::reason::TOO_MANY_REQUESTS, "Too many requests, please try again later.");
-                s.details = Some(kube_core::status::StatusDetails { retry_after_seconds: Some(1), ..Default::default() });
+                let mut s = Status::failure(
+                    429,
+                    kube_core::status::reason::TOO_MANY_REQUESTS,
+                    "Too many requests, please try again later.",
+                );
+                s.details = Some(kube_core::status::StatusDetails {
+                    retry_after_seconds: Some(1),
+                    ..Default::default()
+                });
                 return status_response(&s);
             }
         }
@@ -217,19 +242,35 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     };
     let Some(info) = info else {
         let resp = non_resource(&state, &parts.method, &path).await;
-        state.metrics.request(&parts.method.as_str().to_ascii_lowercase(), "", resp.status().as_u16(), started);
+        state.metrics.request(
+            &parts.method.as_str().to_ascii_lowercase(),
+            "",
+            resp.status().as_u16(),
+            started,
+        );
         return resp;
     };
     if let Err(s) = state.authz.authorize(&user, &info) {
         return status_response(&s);
     }
-    let Some(def) = state.registry.get(&info.group, &info.version, &info.resource).cloned() else {
+    let Some(def) = state
+        .registry
+        .get(&info.group, &info.version, &info.resource)
+        .cloned()
+    else {
         // An unserved group-version is not an API at all: kube-apiserver's plain-text 404.
-        let served = state.registry.all().iter().any(|d| d.group == info.group && d.version == info.version);
+        let served = state
+            .registry
+            .all()
+            .iter()
+            .any(|d| d.group == info.group && d.version == info.version);
         if !served {
             let mut r = Response::new(Body::from("404 page not found\n"));
             *r.status_mut() = StatusCode::NOT_FOUND;
-            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             return r;
         }
         return status_response(&not_found_path(&path));
@@ -238,10 +279,19 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
         return status_response(&Status::failure(
             405,
             kube_core::status::reason::METHOD_NOT_ALLOWED,
-            format!("the server does not allow this method on the requested resource ({})", def.qualified_plural()),
+            format!(
+                "the server does not allow this method on the requested resource ({})",
+                def.qualified_plural()
+            ),
         ));
     }
-    if def.namespaced && info.namespace.is_none() && !matches!(info.verb, handlers::Verb::List | handlers::Verb::Watch | handlers::Verb::DeleteCollection) {
+    if def.namespaced
+        && info.namespace.is_none()
+        && !matches!(
+            info.verb,
+            handlers::Verb::List | handlers::Verb::Watch | handlers::Verb::DeleteCollection
+        )
+    {
         return status_response(&not_found_path(&path));
     }
     let body = match axum::body::to_bytes(body, handlers::MAX_BODY + 1).await {
@@ -256,16 +306,29 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     };
     let verb = info.verb.as_str();
     let resource = def.qualified_plural();
-    let ctx = Ctx { state: state.clone(), info, def, query, headers: parts.headers, body };
+    let ctx = Ctx {
+        state: state.clone(),
+        info,
+        def,
+        query,
+        headers: parts.headers,
+        body,
+    };
     let resp = handlers::dispatch(ctx).await;
-    state.metrics.request(verb, &resource, resp.status().as_u16(), started);
+    state
+        .metrics
+        .request(verb, &resource, resp.status().as_u16(), started);
     tracing::debug!(verb, %resource, code = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     resp
 }
 
 async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return status_response(&Status::failure(405, kube_core::status::reason::METHOD_NOT_ALLOWED, "the server does not allow this method on the requested resource"));
+        return status_response(&Status::failure(
+            405,
+            kube_core::status::reason::METHOD_NOT_ALLOWED,
+            "the server does not allow this method on the requested resource",
+        ));
     }
     let trimmed = path.trim_end_matches('/');
     let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
@@ -273,7 +336,10 @@ async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response
         ["healthz"] | ["livez"] | ["readyz"] => return ok_text("ok"),
         ["metrics"] => {
             let mut r = bytes_response(StatusCode::OK, state.metrics.encode());
-            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             return r;
         }
         ["version"] => Some(discovery::version()),
@@ -289,4 +355,3 @@ async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response
         None => status_response(&not_found_path(path)),
     }
 }
-

@@ -35,7 +35,9 @@ impl TestServer {
 
     /// Start one over the given storage.
     pub async fn start_with(storage: Arc<dyn Storage>, mut config: ServerConfig) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
         let addr = listener.local_addr().expect("bound address");
         config.advertise = addr;
         let state = ApiState::new(storage, config).await.expect("apiserver state");
@@ -43,7 +45,9 @@ impl TestServer {
         let app = router(state.clone());
         let token = stop.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await;
         });
         Self { addr, state, stop }
     }

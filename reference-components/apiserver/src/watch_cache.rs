@@ -123,21 +123,40 @@ pub struct WatchCache {
 
 impl std::fmt::Debug for WatchCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchCache").field("revision", &*self.progress.borrow()).finish_non_exhaustive()
+        f.debug_struct("WatchCache")
+            .field("revision", &*self.progress.borrow())
+            .finish_non_exhaustive()
     }
 }
 
 /// Decode a stored value into a cached object.
-fn cache_object(fields: &[(String, String)], key: &str, value: &[u8], rv: Revision) -> Option<Arc<CachedObject>> {
+fn cache_object(
+    fields: &[(String, String)],
+    key: &str,
+    value: &[u8],
+    rv: Revision,
+) -> Option<Arc<CachedObject>> {
     let obj: Value = from_storage(value, rv).ok()?;
     let meta = obj.get("metadata");
-    let s = |f: &str| meta.and_then(|m| m.get(f)).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |f: &str| {
+        meta.and_then(|m| m.get(f))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let labels = meta
         .and_then(|m| m.get("labels"))
         .and_then(Value::as_object)
-        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|l| {
+            l.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
-    let fields = fields.iter().map(|(f, d)| (f.clone(), field_value(&obj, f, d))).collect();
+    let fields = fields
+        .iter()
+        .map(|(f, d)| (f.clone(), field_value(&obj, f, d)))
+        .collect();
     Some(Arc::new(CachedObject {
         key: key.to_string(),
         rv,
@@ -159,17 +178,29 @@ fn prefix_of<'a>(prefixes: &'a HashMap<String, Fields>, key: &str) -> Option<&'a
         return Some(p);
     }
     let second = ends.next()?;
-    prefixes.get_key_value(&key[..("/registry/".len() + second + 1)]).map(|(p, _)| p)
+    prefixes
+        .get_key_value(&key[..("/registry/".len() + second + 1)])
+        .map(|(p, _)| p)
 }
 
 impl WatchCache {
     /// List everything, then follow one storage watch in the background.
-    pub async fn start(storage: Arc<dyn Storage>, registry: &Registry, history_limit: usize) -> Result<Self, CacheError> {
+    pub async fn start(
+        storage: Arc<dyn Storage>,
+        registry: &Registry,
+        history_limit: usize,
+    ) -> Result<Self, CacheError> {
         let mut fields_by_prefix: HashMap<String, Fields> = HashMap::new();
         for def in registry.all() {
-            let mut fields: Vec<(String, String)> =
-                vec![("metadata.name".into(), String::new()), ("metadata.namespace".into(), String::new())];
-            fields.extend(def.field_selectors.iter().map(|(f, d)| (f.to_string(), d.to_string())));
+            let mut fields: Vec<(String, String)> = vec![
+                ("metadata.name".into(), String::new()),
+                ("metadata.namespace".into(), String::new()),
+            ];
+            fields.extend(
+                def.field_selectors
+                    .iter()
+                    .map(|(f, d)| (f.to_string(), d.to_string())),
+            );
             // Versions sharing storage select on the union of their fields.
             match fields_by_prefix.get_mut(&def.key_prefix()) {
                 Some(existing) => {
@@ -189,12 +220,20 @@ impl WatchCache {
         let (mut state, revision) = Self::load(&storage, &fields_by_prefix).await?;
         state.history_limit = history_limit.max(1);
         let (progress_tx, progress) = watch::channel(revision);
-        let cache = Self { state: Arc::new(RwLock::new(state)), progress, storage, fields_by_prefix };
+        let cache = Self {
+            state: Arc::new(RwLock::new(state)),
+            progress,
+            storage,
+            fields_by_prefix,
+        };
         tokio::spawn(cache.clone().follow(revision, progress_tx));
         Ok(cache)
     }
 
-    async fn load(storage: &Arc<dyn Storage>, prefixes: &HashMap<String, Fields>) -> Result<(State, Revision), CacheError> {
+    async fn load(
+        storage: &Arc<dyn Storage>,
+        prefixes: &HashMap<String, Fields>,
+    ) -> Result<(State, Revision), CacheError> {
         let listed = storage.list("/registry/", &ListOptions::default()).await?;
         let mut resources: HashMap<String, ResourceCache> = prefixes
             .iter()
@@ -211,13 +250,22 @@ impl WatchCache {
             })
             .collect();
         for kv in listed.items {
-            let Some(prefix) = prefix_of(prefixes, &kv.key) else { continue };
+            let Some(prefix) = prefix_of(prefixes, &kv.key) else {
+                continue;
+            };
             let rc = resources.get_mut(prefix).expect("every prefix has a cache");
             if let Some(obj) = cache_object(&rc.fields, &kv.key, &kv.value, kv.mod_revision) {
                 rc.objects.insert(kv.key.clone(), obj);
             }
         }
-        Ok((State { history_limit: HISTORY_PER_RESOURCE, revision: listed.revision, resources }, listed.revision))
+        Ok((
+            State {
+                history_limit: HISTORY_PER_RESOURCE,
+                revision: listed.revision,
+                resources,
+            },
+            listed.revision,
+        ))
     }
 
     async fn follow(self, mut from: Revision, progress: watch::Sender<Revision>) {
@@ -238,7 +286,9 @@ impl WatchCache {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "storage watch could not start; reloading the watch cache"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storage watch could not start; reloading the watch cache")
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             match Self::load(&self.storage, &self.fields_by_prefix).await {
@@ -259,8 +309,12 @@ impl WatchCache {
         let mut state = self.state.write();
         state.revision = state.revision.max(ev.revision());
         let limit = state.history_limit;
-        let Some(prefix) = prefix_of(&self.fields_by_prefix, &ev.kv.key) else { return };
-        let Some(rc) = state.resources.get_mut(prefix) else { return };
+        let Some(prefix) = prefix_of(&self.fields_by_prefix, &ev.kv.key) else {
+            return;
+        };
+        let Some(rc) = state.resources.get_mut(prefix) else {
+            return;
+        };
         let Some(obj) = cache_object(&rc.fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision) else {
             tracing::warn!(key = %ev.kv.key, "undecodable object in storage; not cached");
             return;
@@ -269,7 +323,11 @@ impl WatchCache {
             EventKind::Delete => rc.objects.remove(&ev.kv.key),
             EventKind::Create | EventKind::Update => rc.objects.insert(ev.kv.key.clone(), obj.clone()),
         };
-        let cached = CachedEvent { kind: ev.kind, obj, prev };
+        let cached = CachedEvent {
+            kind: ev.kind,
+            obj,
+            prev,
+        };
         rc.history.push_back(cached.clone());
         while rc.history.len() > limit {
             if let Some(old) = rc.history.pop_front() {
@@ -290,7 +348,10 @@ impl WatchCache {
         let reached = tokio::time::timeout(timeout, progress.wait_for(|r| *r >= rv)).await;
         match reached {
             Ok(Ok(_)) => Ok(()),
-            _ => Err(CacheError::TooLarge { requested: rv, current: self.revision() }),
+            _ => Err(CacheError::TooLarge {
+                requested: rv,
+                current: self.revision(),
+            }),
         }
     }
 
@@ -303,9 +364,16 @@ impl WatchCache {
 
     /// The objects under `prefix` (a resource prefix, optionally narrowed to a namespace) and the
     /// revision they were read at.
-    pub fn list(&self, resource_prefix: &str, prefix: &str) -> Result<(Revision, Vec<Arc<CachedObject>>), CacheError> {
+    pub fn list(
+        &self,
+        resource_prefix: &str,
+        prefix: &str,
+    ) -> Result<(Revision, Vec<Arc<CachedObject>>), CacheError> {
         let state = self.state.read();
-        let rc = state.resources.get(resource_prefix).ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
+        let rc = state
+            .resources
+            .get(resource_prefix)
+            .ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
         let items = rc
             .objects
             .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
@@ -317,11 +385,23 @@ impl WatchCache {
 
     /// One object.
     pub fn get(&self, resource_prefix: &str, key: &str) -> Option<Arc<CachedObject>> {
-        self.state.read().resources.get(resource_prefix)?.objects.get(key).cloned()
+        self.state
+            .read()
+            .resources
+            .get(resource_prefix)?
+            .objects
+            .get(key)
+            .cloned()
     }
 
     /// Decode a storage value the way the cache does (for objects read from storage directly).
-    pub fn decode(&self, resource_prefix: &str, key: &str, value: &[u8], rv: Revision) -> Option<Arc<CachedObject>> {
+    pub fn decode(
+        &self,
+        resource_prefix: &str,
+        key: &str,
+        value: &[u8],
+        rv: Revision,
+    ) -> Option<Arc<CachedObject>> {
         let fields = self.fields_by_prefix.get(resource_prefix)?;
         cache_object(fields, key, value, rv)
     }
@@ -336,13 +416,20 @@ impl WatchCache {
         }
         let taken = {
             let state = self.state.read();
-            let rc = state.resources.get(resource_prefix).ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
+            let rc = state
+                .resources
+                .get(resource_prefix)
+                .ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
             match start {
                 WatchStart::Initial => {
                     let objs: Vec<CachedEvent> = rc
                         .objects
                         .values()
-                        .map(|o| CachedEvent { kind: EventKind::Create, obj: o.clone(), prev: None })
+                        .map(|o| CachedEvent {
+                            kind: EventKind::Create,
+                            obj: o.clone(),
+                            prev: None,
+                        })
                         .collect();
                     Ok((objs, state.revision, rc.tx.subscribe(), state.revision))
                 }
@@ -363,13 +450,23 @@ impl WatchCache {
                 Ok(ev) => Some((Ok(ev), rx)),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(missed = n, "watcher fell behind; ending it with 410");
-                    Some((Err(CacheError::Expired { requested: 0, oldest: 0 }), rx))
+                    Some((
+                        Err(CacheError::Expired {
+                            requested: 0,
+                            oldest: 0,
+                        }),
+                        rx,
+                    ))
                 }
                 Err(broadcast::error::RecvError::Closed) => None,
             }
         })
         .filter(move |ev| futures::future::ready(ev.as_ref().map_or(true, |e| e.rv() > last)));
-        Ok(Watch { at, initial, events: live.boxed() })
+        Ok(Watch {
+            at,
+            initial,
+            events: live.boxed(),
+        })
     }
 
     async fn watch_storage(
@@ -378,25 +475,47 @@ impl WatchCache {
         from: Revision,
         oldest: Revision,
     ) -> Result<Watch, CacheError> {
-        let events = self.storage.watch(resource_prefix, from).await.map_err(|e| match e {
-            storage::Error::Expired { .. } => CacheError::Expired { requested: from, oldest },
-            other => CacheError::Storage(other),
-        })?;
-        let fields = self.fields_by_prefix.get(resource_prefix).cloned().unwrap_or_default();
+        let events = self
+            .storage
+            .watch(resource_prefix, from)
+            .await
+            .map_err(|e| match e {
+                storage::Error::Expired { .. } => CacheError::Expired {
+                    requested: from,
+                    oldest,
+                },
+                other => CacheError::Storage(other),
+            })?;
+        let fields = self
+            .fields_by_prefix
+            .get(resource_prefix)
+            .cloned()
+            .unwrap_or_default();
         let stream = events.filter_map(move |ev| {
             let fields = fields.clone();
             async move {
                 match ev {
                     Ok(ev) => {
                         let obj = cache_object(&fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision)?;
-                        let prev = ev.prev.as_ref().and_then(|p| cache_object(&fields, &p.key, &p.value, p.mod_revision));
-                        Some(Ok(CachedEvent { kind: ev.kind, obj, prev }))
+                        let prev = ev
+                            .prev
+                            .as_ref()
+                            .and_then(|p| cache_object(&fields, &p.key, &p.value, p.mod_revision));
+                        Some(Ok(CachedEvent {
+                            kind: ev.kind,
+                            obj,
+                            prev,
+                        }))
                     }
                     Err(e) => Some(Err(CacheError::Storage(e))),
                 }
             }
         });
-        Ok(Watch { at: from, initial: Vec::new(), events: stream.boxed() })
+        Ok(Watch {
+            at: from,
+            initial: Vec::new(),
+            events: stream.boxed(),
+        })
     }
 }
 
@@ -413,7 +532,10 @@ pub struct Watch {
 
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watch").field("at", &self.at).field("initial", &self.initial.len()).finish_non_exhaustive()
+        f.debug_struct("Watch")
+            .field("at", &self.at)
+            .field("initial", &self.initial.len())
+            .finish_non_exhaustive()
     }
 }
 

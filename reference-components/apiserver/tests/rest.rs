@@ -38,7 +38,10 @@ fn pod(name: &str) -> Pod {
 async fn create_get_list_update_delete() {
     let (_s, client) = setup().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = cms.create(&PostParams::default(), &cm("a", &[("k", "v")])).await.unwrap();
+    let created = cms
+        .create(&PostParams::default(), &cm("a", &[("k", "v")]))
+        .await
+        .unwrap();
     assert!(created.uid().is_some());
     assert!(created.creation_timestamp().is_some());
     let rv1: u64 = created.resource_version().unwrap().parse().unwrap();
@@ -47,7 +50,10 @@ async fn create_get_list_update_delete() {
     assert_eq!(got.data.as_ref().unwrap()["k"], "v");
     assert_eq!(got.resource_version(), created.resource_version());
 
-    let err = cms.create(&PostParams::default(), &cm("a", &[])).await.unwrap_err();
+    let err = cms
+        .create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap_err();
     assert!(err.is_already_exists(), "{err}");
 
     // An update that changes nothing keeps the resourceVersion.
@@ -61,7 +67,10 @@ async fn create_get_list_update_delete() {
     assert!(rv2 > rv1);
 
     // A stale resourceVersion: 409 Conflict.
-    let err = cms.replace("a", &PostParams::default(), &changed).await.unwrap_err();
+    let err = cms
+        .replace("a", &PostParams::default(), &changed)
+        .await
+        .unwrap_err();
     assert!(err.is_conflict(), "{err}");
 
     let list = cms.list(&ListParams::default()).await.unwrap();
@@ -88,7 +97,10 @@ async fn generate_name_and_namespace_rules() {
     assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
 
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
-    let err = missing.create(&PostParams::default(), &cm("x", &[])).await.unwrap_err();
+    let err = missing
+        .create(&PostParams::default(), &cm("x", &[]))
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err}");
 
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -97,9 +109,12 @@ async fn generate_name_and_namespace_rules() {
 
     // A terminating namespace refuses new content.
     let nss: Api<Namespace> = Api::all(client.clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "t"}})).unwrap())
-        .await
-        .unwrap();
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "t"}})).unwrap(),
+    )
+    .await
+    .unwrap();
     let deleted = nss.delete("t", &DeleteParams::default()).await.unwrap();
     let ns = deleted.left().expect("a namespace with finalizers stays");
     assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"));
@@ -108,7 +123,12 @@ async fn generate_name_and_namespace_rules() {
         .await
         .unwrap_err();
     assert!(err.is_forbidden(), "{err}");
-    assert!(nss.delete("default", &DeleteParams::default()).await.unwrap_err().is_forbidden());
+    assert!(
+        nss.delete("default", &DeleteParams::default())
+            .await
+            .unwrap_err()
+            .is_forbidden()
+    );
 }
 
 #[tokio::test]
@@ -126,34 +146,62 @@ async fn status_and_generation() {
     .unwrap();
     let created = deploys.create(&PostParams::default(), &d).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
-    assert_eq!(created.status.as_ref().and_then(|s| s.replicas), None, "status is reset on create");
+    assert_eq!(
+        created.status.as_ref().and_then(|s| s.replicas),
+        None,
+        "status is reset on create"
+    );
     assert_eq!(created.spec.as_ref().unwrap().replicas, Some(1), "defaulted");
 
     // Labels change: no generation bump. Spec change: bump.
     let p = deploys
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
         .await
         .unwrap();
     assert_eq!(p.metadata.generation, Some(1));
     let p = deploys
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}, "status": {"replicas": 5}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}, "status": {"replicas": 5}})),
+        )
         .await
         .unwrap();
     assert_eq!(p.metadata.generation, Some(2));
-    assert_eq!(p.status.as_ref().and_then(|s| s.replicas), None, "the main resource never changes status");
+    assert_eq!(
+        p.status.as_ref().and_then(|s| s.replicas),
+        None,
+        "the main resource never changes status"
+    );
 
     let s = deploys
-        .patch_status("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"replicas": 3}, "spec": {"replicas": 7}})))
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 3}, "spec": {"replicas": 7}})),
+        )
         .await
         .unwrap();
     assert_eq!(s.status.unwrap().replicas, Some(3));
-    assert_eq!(s.spec.unwrap().replicas, Some(3), "the status subresource never changes spec");
+    assert_eq!(
+        s.spec.unwrap().replicas,
+        Some(3),
+        "the status subresource never changes spec"
+    );
 
     let scale = deploys.get_scale("web").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(3));
     assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
     let scaled = deploys
-        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}})))
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
         .await
         .unwrap();
     assert_eq!(scaled.spec.unwrap().replicas, Some(5));
@@ -166,25 +214,48 @@ async fn patches_of_every_kind() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod("p")).await.unwrap();
     let strategic = json!({"spec": {"containers": [{"name": "sidecar", "image": "busybox"}]}});
-    let err = pods.patch("p", &PatchParams::default(), &Patch::Strategic(strategic)).await.unwrap_err();
+    let err = pods
+        .patch("p", &PatchParams::default(), &Patch::Strategic(strategic))
+        .await
+        .unwrap_err();
     assert!(err.is_invalid(), "pod spec updates are restricted: {err}");
     let p = pods
-        .patch("p", &PatchParams::default(), &Patch::Strategic(json!({"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}})))
+        .patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}})),
+        )
         .await
         .unwrap();
     assert_eq!(p.spec.as_ref().unwrap().containers.len(), 1);
-    assert_eq!(p.spec.as_ref().unwrap().containers[0].image.as_deref(), Some("nginx:1.28"));
+    assert_eq!(
+        p.spec.as_ref().unwrap().containers[0].image.as_deref(),
+        Some("nginx:1.28")
+    );
     let jp: json_patch::Patch =
-        serde_json::from_value(json!([{"op": "add", "path": "/metadata/labels/tier", "value": "front"}])).unwrap();
-    let p = pods.patch("p", &PatchParams::default(), &Patch::<()>::Json(jp)).await.unwrap();
+        serde_json::from_value(json!([{"op": "add", "path": "/metadata/labels/tier", "value": "front"}]))
+            .unwrap();
+    let p = pods
+        .patch("p", &PatchParams::default(), &Patch::<()>::Json(jp))
+        .await
+        .unwrap();
     assert_eq!(p.labels()["tier"], "front");
     let failing: json_patch::Patch =
-        serde_json::from_value(json!([{"op": "test", "path": "/metadata/labels/tier", "value": "back"}])).unwrap();
-    let err = pods.patch("p", &PatchParams::default(), &Patch::<()>::Json(failing)).await.unwrap_err();
+        serde_json::from_value(json!([{"op": "test", "path": "/metadata/labels/tier", "value": "back"}]))
+            .unwrap();
+    let err = pods
+        .patch("p", &PatchParams::default(), &Patch::<()>::Json(failing))
+        .await
+        .unwrap_err();
     assert_eq!(err.status().unwrap().code, 422, "{err}");
     // A resourceVersion in a patch is a precondition.
     let stale = json!({"metadata": {"resourceVersion": "1", "labels": {"a": "b"}}});
-    assert!(pods.patch("p", &PatchParams::default(), &Patch::Merge(stale)).await.unwrap_err().is_conflict());
+    assert!(
+        pods.patch("p", &PatchParams::default(), &Patch::Merge(stale))
+            .await
+            .unwrap_err()
+            .is_conflict()
+    );
 }
 
 #[tokio::test]
@@ -194,17 +265,40 @@ async fn finalizers_and_graceful_pod_deletion() {
     let mut c = cm("f", &[]);
     c.metadata.finalizers = Some(vec!["example.com/hold".into()]);
     cms.create(&PostParams::default(), &c).await.unwrap();
-    let pending = cms.delete("f", &DeleteParams::default()).await.unwrap().left().unwrap();
-    assert!(pending.metadata.deletion_timestamp.is_some());
-    cms.patch("f", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+    let pending = cms
+        .delete("f", &DeleteParams::default())
         .await
+        .unwrap()
+        .left()
         .unwrap();
-    assert!(cms.get_opt("f").await.unwrap().is_none(), "the last finalizer gone, the object goes");
+    assert!(pending.metadata.deletion_timestamp.is_some());
+    cms.patch(
+        "f",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(
+        cms.get_opt("f").await.unwrap().is_none(),
+        "the last finalizer gone, the object goes"
+    );
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    pods.create(&PostParams::default(), &pod("unbound")).await.unwrap();
-    assert!(pods.delete("unbound", &DeleteParams::default()).await.unwrap().left().is_some());
-    assert!(pods.get_opt("unbound").await.unwrap().is_none(), "an unbound pod goes at once");
+    pods.create(&PostParams::default(), &pod("unbound"))
+        .await
+        .unwrap();
+    assert!(
+        pods.delete("unbound", &DeleteParams::default())
+            .await
+            .unwrap()
+            .left()
+            .is_some()
+    );
+    assert!(
+        pods.get_opt("unbound").await.unwrap().is_none(),
+        "an unbound pod goes at once"
+    );
 
     pods.create(&PostParams::default(), &pod("bound")).await.unwrap();
     pods.bind("bound", "node-1").await.unwrap();
@@ -212,21 +306,39 @@ async fn finalizers_and_graceful_pod_deletion() {
     assert!(err.is_conflict(), "{err}");
     let bound = pods.get("bound").await.unwrap();
     assert_eq!(bound.spec.as_ref().unwrap().node_name.as_deref(), Some("node-1"));
-    let terminating = pods.delete("bound", &DeleteParams::default()).await.unwrap().left().unwrap();
+    let terminating = pods
+        .delete("bound", &DeleteParams::default())
+        .await
+        .unwrap()
+        .left()
+        .unwrap();
     assert_eq!(terminating.metadata.deletion_grace_period_seconds, Some(30));
-    assert!(pods.get_opt("bound").await.unwrap().is_some(), "a bound pod waits for its kubelet");
-    pods.delete("bound", &DeleteParams::default().grace_period(0)).await.unwrap();
+    assert!(
+        pods.get_opt("bound").await.unwrap().is_some(),
+        "a bound pod waits for its kubelet"
+    );
+    pods.delete("bound", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
     assert!(pods.get_opt("bound").await.unwrap().is_none());
 
     // Preconditions.
     pods.create(&PostParams::default(), &pod("pre")).await.unwrap();
-    let err = pods.delete("pre", &DeleteParams::default().precondition_uid("wrong")).await.unwrap_err();
+    let err = pods
+        .delete("pre", &DeleteParams::default().precondition_uid("wrong"))
+        .await
+        .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     // Propagation policies leave their finalizer.
     let mut c = cm("orphan", &[]);
     c.metadata.finalizers = Some(vec!["example.com/hold".into()]);
     cms.create(&PostParams::default(), &c).await.unwrap();
-    let pending = cms.delete("orphan", &DeleteParams::orphan()).await.unwrap().left().unwrap();
+    let pending = cms
+        .delete("orphan", &DeleteParams::orphan())
+        .await
+        .unwrap()
+        .left()
+        .unwrap();
     assert!(pending.finalizers().contains(&"orphan".to_string()));
 }
 
@@ -241,25 +353,53 @@ async fn services_get_addresses_and_ports() {
         }))
         .unwrap()
     };
-    let a = svcs.create(&PostParams::default(), &svc("a", Some(30080))).await.unwrap();
-    let ip: std::net::Ipv4Addr = a.spec.as_ref().unwrap().cluster_ip.as_deref().unwrap().parse().unwrap();
+    let a = svcs
+        .create(&PostParams::default(), &svc("a", Some(30080)))
+        .await
+        .unwrap();
+    let ip: std::net::Ipv4Addr = a
+        .spec
+        .as_ref()
+        .unwrap()
+        .cluster_ip
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(ip.is_loopback(), "{ip}");
-    assert_eq!(a.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].target_port, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80)));
-    let err = svcs.create(&PostParams::default(), &svc("b", Some(30080))).await.unwrap_err();
+    assert_eq!(
+        a.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
+    let err = svcs
+        .create(&PostParams::default(), &svc("b", Some(30080)))
+        .await
+        .unwrap_err();
     assert!(err.is_invalid(), "{err}");
-    let b = svcs.create(&PostParams::default(), &svc("b", None)).await.unwrap();
-    assert_ne!(b.spec.as_ref().unwrap().cluster_ip, a.spec.as_ref().unwrap().cluster_ip);
+    let b = svcs
+        .create(&PostParams::default(), &svc("b", None))
+        .await
+        .unwrap();
+    assert_ne!(
+        b.spec.as_ref().unwrap().cluster_ip,
+        a.spec.as_ref().unwrap().cluster_ip
+    );
     // A replace that leaves the allocations out keeps them.
     let mut again = svc("b", None);
     again.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
     let replaced = svcs.replace("b", &PostParams::default(), &again).await.unwrap();
-    assert_eq!(replaced.spec.as_ref().unwrap().cluster_ip, b.spec.as_ref().unwrap().cluster_ip);
+    assert_eq!(
+        replaced.spec.as_ref().unwrap().cluster_ip,
+        b.spec.as_ref().unwrap().cluster_ip
+    );
     assert_eq!(
         replaced.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port,
         b.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port
     );
     svcs.delete("a", &DeleteParams::default()).await.unwrap();
-    svcs.create(&PostParams::default(), &svc("c", Some(30080))).await.unwrap();
+    svcs.create(&PostParams::default(), &svc("c", Some(30080)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -268,14 +408,24 @@ async fn selectors_and_consistent_paging() {
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for i in 0..250 {
         let mut c = cm(&format!("cm-{i:03}"), &[]);
-        c.labels_mut().insert("parity".into(), if i % 2 == 0 { "even" } else { "odd" }.into());
+        c.labels_mut()
+            .insert("parity".into(), if i % 2 == 0 { "even" } else { "odd" }.into());
         cms.create(&PostParams::default(), &c).await.unwrap();
     }
-    let even = cms.list(&ListParams::default().labels("parity=even")).await.unwrap();
+    let even = cms
+        .list(&ListParams::default().labels("parity=even"))
+        .await
+        .unwrap();
     assert_eq!(even.items.len(), 125);
-    let named = cms.list(&ListParams::default().fields("metadata.name=cm-007")).await.unwrap();
+    let named = cms
+        .list(&ListParams::default().fields("metadata.name=cm-007"))
+        .await
+        .unwrap();
     assert_eq!(named.items.len(), 1);
-    let err = cms.list(&ListParams::default().fields("spec.nope=1")).await.unwrap_err();
+    let err = cms
+        .list(&ListParams::default().fields("spec.nope=1"))
+        .await
+        .unwrap_err();
     assert_eq!(err.status().unwrap().code, 400);
 
     // Page 1, then a write, then page 2: the second page reads the first page's snapshot.
@@ -283,25 +433,43 @@ async fn selectors_and_consistent_paging() {
     assert_eq!(page1.items.len(), 100);
     assert_eq!(page1.metadata.remaining_item_count, Some(150));
     let token = page1.continue_token().unwrap().to_string();
-    cms.create(&PostParams::default(), &cm("cm-zzz", &[])).await.unwrap();
+    cms.create(&PostParams::default(), &cm("cm-zzz", &[]))
+        .await
+        .unwrap();
     let mut names: Vec<String> = page1.items.iter().map(|c| c.name_any()).collect();
     let mut next = Some(token);
     while let Some(t) = next {
-        let page = cms.list(&ListParams::default().limit(100).continue_token(&t)).await.unwrap();
+        let page = cms
+            .list(&ListParams::default().limit(100).continue_token(&t))
+            .await
+            .unwrap();
         assert_eq!(page.resource_version(), page1.resource_version());
         names.extend(page.items.iter().map(|c| c.name_any()));
         next = page.continue_token().map(str::to_string);
     }
-    assert_eq!(names.len(), 250, "the object created between pages is not in the snapshot");
+    assert_eq!(
+        names.len(),
+        250,
+        "the object created between pages is not in the snapshot"
+    );
     let mut sorted = names.clone();
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), 250);
-    let filtered = cms.list(&ListParams::default().labels("parity=odd").limit(10)).await.unwrap();
+    let filtered = cms
+        .list(&ListParams::default().labels("parity=odd").limit(10))
+        .await
+        .unwrap();
     assert_eq!(filtered.items.len(), 10);
     assert!(filtered.continue_token().is_some());
 
-    let deleted = cms.delete_collection(&DeleteParams::default(), &ListParams::default().labels("parity=odd")).await.unwrap();
+    let deleted = cms
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("parity=odd"),
+        )
+        .await
+        .unwrap();
     assert_eq!(deleted.left().unwrap().items.len(), 125);
     assert_eq!(cms.list(&ListParams::default()).await.unwrap().items.len(), 126);
 }
@@ -322,7 +490,10 @@ async fn versions_that_share_storage() {
     v1.create(&PostParams::default(), &h).await.unwrap();
     let as_v2 = v2.get("web").await.unwrap();
     let metric = &as_v2.spec.as_ref().unwrap().metrics.as_ref().unwrap()[0];
-    assert_eq!(metric.resource.as_ref().unwrap().target.average_utilization, Some(60));
+    assert_eq!(
+        metric.resource.as_ref().unwrap().target.average_utilization,
+        Some(60)
+    );
     // A v2-only field set through v2 survives a v1 round trip.
     v2.patch(
         "web",
@@ -332,10 +503,22 @@ async fn versions_that_share_storage() {
     .await
     .unwrap();
     let back = v1.get("web").await.unwrap();
-    assert_eq!(back.spec.as_ref().unwrap().target_cpu_utilization_percentage, Some(60));
+    assert_eq!(
+        back.spec.as_ref().unwrap().target_cpu_utilization_percentage,
+        Some(60)
+    );
     v1.replace("web", &PostParams::default(), &back).await.unwrap();
     let kept = v2.get("web").await.unwrap();
-    assert_eq!(kept.spec.unwrap().behavior.unwrap().scale_down.unwrap().stabilization_window_seconds, Some(30));
+    assert_eq!(
+        kept.spec
+            .unwrap()
+            .behavior
+            .unwrap()
+            .scale_down
+            .unwrap()
+            .stabilization_window_seconds,
+        Some(30)
+    );
     assert_eq!(v1.list(&ListParams::default()).await.unwrap().items.len(), 1);
 
     let new_events: Api<NewEvent> = Api::namespaced(client.clone(), "default");
@@ -350,7 +533,13 @@ async fn versions_that_share_storage() {
     let core = core_events.get("e1").await.unwrap();
     assert_eq!(core.message.as_deref(), Some("pulled image"));
     assert_eq!(core.involved_object.name.as_deref(), Some("p"));
-    let by_field = core_events.list(&ListParams::default().fields("involvedObject.name=p")).await.unwrap();
+    let by_field = core_events
+        .list(&ListParams::default().fields("involvedObject.name=p"))
+        .await
+        .unwrap();
     assert_eq!(by_field.items.len(), 1);
-    assert_eq!(new_events.get("e1").await.unwrap().note.as_deref(), Some("pulled image"));
+    assert_eq!(
+        new_events.get("e1").await.unwrap().note.as_deref(),
+        Some("pulled image")
+    );
 }

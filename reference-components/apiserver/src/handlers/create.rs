@@ -13,7 +13,10 @@ pub async fn create(ctx: &Ctx) -> HandlerResult {
     let mut obj = parse_body(ctx)?;
     check_identity(ctx, &mut obj)?;
     let (object, warnings) = create_object(ctx, obj).await?;
-    Ok(with_warnings(super::json(StatusCode::CREATED, &object), &warnings))
+    Ok(with_warnings(
+        super::json(StatusCode::CREATED, &object),
+        &warnings,
+    ))
 }
 
 /// Create `obj` (identity already checked): name, namespace, server-set metadata, status reset,
@@ -21,12 +24,26 @@ pub async fn create(ctx: &Ctx) -> HandlerResult {
 pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<String>), Status> {
     {
         let meta = meta_mut(&mut obj);
-        if meta.get("resourceVersion").and_then(Value::as_str).is_some_and(|rv| !rv.is_empty()) {
-            return Err(Status::bad_request("resourceVersion should not be set on objects to be created"));
+        if meta
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(Status::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
-        let name = meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string);
+        let name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
         if name.is_none() {
-            match meta.get("generateName").and_then(Value::as_str).filter(|g| !g.is_empty()) {
+            match meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|g| !g.is_empty())
+            {
                 Some(prefix) => {
                     let generated = generate_name(prefix);
                     meta.insert("name".into(), generated.into());
@@ -80,7 +97,11 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<Stri
     }
     let bytes = to_storage(obj);
     match ctx.state.storage.create(&key, bytes.clone()).await {
-        Ok(kv) => Ok((ctx.def.served(from_storage(&bytes, kv.mod_revision).map_err(internal)?), warnings)),
+        Ok(kv) => Ok((
+            ctx.def
+                .served(from_storage(&bytes, kv.mod_revision).map_err(internal)?),
+            warnings,
+        )),
         Err(e) => {
             if let Some(a) = allocated {
                 ctx.state.services.release(&a);
@@ -95,7 +116,9 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
     let ns = ctx.namespace().unwrap_or_default();
     let key = format!("/registry/namespaces/{ns}");
     let kv = ctx.state.storage.get(&key).await.map_err(internal)?;
-    let Some(kv) = kv else { return Err(Status::not_found("namespaces", ns)) };
+    let Some(kv) = kv else {
+        return Err(Status::not_found("namespaces", ns));
+    };
     let obj: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
     if obj.pointer("/metadata/deletionTimestamp").is_some() {
         return Err(Status::failure(

@@ -47,11 +47,14 @@ impl DeleteOptions {
         let mut opts: DeleteOptions = if ctx.body.iter().all(u8::is_ascii_whitespace) {
             DeleteOptions::default()
         } else {
-            serde_json::from_slice(&ctx.body).map_err(|e| Status::bad_request(format!("invalid DeleteOptions: {e}")))?
+            serde_json::from_slice(&ctx.body)
+                .map_err(|e| Status::bad_request(format!("invalid DeleteOptions: {e}")))?
         };
         if let Some(g) = ctx.param("gracePeriodSeconds") {
-            opts.grace_period_seconds =
-                Some(g.parse().map_err(|_| Status::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?);
+            opts.grace_period_seconds = Some(
+                g.parse()
+                    .map_err(|_| Status::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?,
+            );
         }
         if let Some(p) = ctx.param("propagationPolicy") {
             opts.propagation_policy = Some(
@@ -66,7 +69,9 @@ impl DeleteOptions {
             return Err(super::unsupported_dry_run("DeleteOptions", d));
         }
         if opts.orphan_dependents.is_some() && opts.propagation_policy.is_some() {
-            return Err(Status::bad_request("Only one of OrphanDependents and PropagationPolicy may be set"));
+            return Err(Status::bad_request(
+                "Only one of OrphanDependents and PropagationPolicy may be set",
+            ));
         }
         if opts.orphan_dependents == Some(true) {
             opts.propagation_policy = Some(PropagationPolicy::Orphan);
@@ -82,16 +87,23 @@ impl DeleteOptions {
 /// The delete handler.
 pub async fn delete(ctx: &Ctx) -> HandlerResult {
     let opts = DeleteOptions::from_ctx(ctx)?;
-    if ctx.def.group.is_empty() && ctx.def.kind == "Namespace" && matches!(ctx.name(), "default" | "kube-system" | "kube-public") {
+    if ctx.def.group.is_empty()
+        && ctx.def.kind == "Namespace"
+        && matches!(ctx.name(), "default" | "kube-system" | "kube-public")
+    {
         return Err(Status::failure(
             403,
             kube_core::status::reason::FORBIDDEN,
-            format!("namespaces \"{}\" is forbidden: this namespace may not be deleted", ctx.name()),
+            format!(
+                "namespaces \"{}\" is forbidden: this namespace may not be deleted",
+                ctx.name()
+            ),
         ));
     }
     let (obj, deleted) = delete_object(ctx, &ctx.key(), ctx.name(), &opts).await?;
     let obj = ctx.def.served(obj);
-    let returns_object = !deleted || (ctx.def.group.is_empty() && matches!(ctx.def.kind, "Pod" | "Namespace"));
+    let returns_object =
+        !deleted || (ctx.def.group.is_empty() && matches!(ctx.def.kind, "Pod" | "Namespace"));
     if returns_object {
         return Ok(super::json(StatusCode::OK, &obj));
     }
@@ -102,11 +114,19 @@ pub async fn delete(ctx: &Ctx) -> HandlerResult {
         uid: meta_str(&obj, "uid").unwrap_or_default().to_string(),
         ..Default::default()
     });
-    Ok(super::json(StatusCode::OK, &serde_json::to_value(&status).map_err(internal)?))
+    Ok(super::json(
+        StatusCode::OK,
+        &serde_json::to_value(&status).map_err(internal)?,
+    ))
 }
 
 /// Delete (or start deleting) one object. Returns its last state and whether it is gone.
-pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOptions) -> Result<(Value, bool), Status> {
+pub async fn delete_object(
+    ctx: &Ctx,
+    key: &str,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<(Value, bool), Status> {
     let dry_run = opts.dry_run() || ctx.dry_run();
     for _attempt in 0..16 {
         let kv = ctx
@@ -159,20 +179,39 @@ pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOption
         }
         let is_pod = ctx.def.group.is_empty() && ctx.def.kind == "Pod";
         let is_namespace = ctx.def.group.is_empty() && ctx.def.kind == "Namespace";
-        let grace = if is_pod && current.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
+        let grace = if is_pod
+            && current
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty())
+        {
             let g = opts
                 .grace_period_seconds
-                .or_else(|| current.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+                .or_else(|| {
+                    current
+                        .pointer("/spec/terminationGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                })
                 .unwrap_or(30);
             // A pod already in a terminal phase needs no grace.
-            let phase = current.pointer("/status/phase").and_then(Value::as_str).unwrap_or_default();
-            if matches!(phase, "Succeeded" | "Failed") { 0 } else { g.max(0) }
+            let phase = current
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if matches!(phase, "Succeeded" | "Failed") {
+                0
+            } else {
+                g.max(0)
+            }
         } else {
             0
         };
         if grace > 0 {
             let meta = meta_mut(&mut next);
-            let shorter = meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64).is_none_or(|g| grace < g);
+            let shorter = meta
+                .get("deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .is_none_or(|g| grace < g);
             if shorter {
                 meta.insert("deletionTimestamp".into(), rfc3339_after(grace).into());
                 meta.insert("deletionGracePeriodSeconds".into(), grace.into());
@@ -197,8 +236,18 @@ pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOption
             if dry_run {
                 return Ok((next, false));
             }
-            match ctx.state.storage.update(key, to_storage(next.clone()), kv.mod_revision).await {
-                Ok(new) => return Ok((from_storage(&to_storage(next), new.mod_revision).map_err(internal)?, false)),
+            match ctx
+                .state
+                .storage
+                .update(key, to_storage(next.clone()), kv.mod_revision)
+                .await
+            {
+                Ok(new) => {
+                    return Ok((
+                        from_storage(&to_storage(next), new.mod_revision).map_err(internal)?,
+                        false,
+                    ));
+                }
                 Err(crate::storage::Error::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_status(&ctx.def, name, e)),
             }
@@ -211,7 +260,10 @@ pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOption
                 if ctx.def.group.is_empty() && ctx.def.kind == "Service" {
                     ctx.state.services.release_object(&current);
                 }
-                return Ok((from_storage(&kv.value, gone.mod_revision).map_err(internal)?, true));
+                return Ok((
+                    from_storage(&kv.value, gone.mod_revision).map_err(internal)?,
+                    true,
+                ));
             }
             Err(crate::storage::Error::Conflict { .. }) => continue,
             Err(crate::storage::Error::NotFound { .. }) => {
@@ -220,7 +272,11 @@ pub async fn delete_object(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOption
             Err(e) => return Err(storage_status(&ctx.def, name, e)),
         }
     }
-    Err(Status::conflict(&ctx.def.qualified_plural(), name, "too many concurrent updates; try again"))
+    Err(Status::conflict(
+        &ctx.def.qualified_plural(),
+        name,
+        "too many concurrent updates; try again",
+    ))
 }
 
 /// The deletecollection handler: every matching object, with the same options. Returns the
@@ -233,11 +289,16 @@ pub async fn delete_collection(ctx: &Ctx) -> HandlerResult {
     let mut out = Vec::with_capacity(items.len());
     for obj in items {
         match delete_object(ctx, &obj.key, &obj.name, &opts).await {
-            Ok((last, _)) => out.push(bytes::Bytes::from(serde_json::to_vec(&ctx.def.served(last)).map_err(internal)?)),
+            Ok((last, _)) => out.push(bytes::Bytes::from(
+                serde_json::to_vec(&ctx.def.served(last)).map_err(internal)?,
+            )),
             Err(s) if s.is_not_found() => {}
             Err(s) => return Err(s),
         }
     }
     let rv = ctx.state.cache.revision();
-    Ok(bytes_response(StatusCode::OK, list_body(&ctx.def, rv, None, None, &out)))
+    Ok(bytes_response(
+        StatusCode::OK,
+        list_body(&ctx.def, rv, None, None, &out),
+    ))
 }

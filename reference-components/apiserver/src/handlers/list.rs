@@ -36,19 +36,23 @@ impl Filter {
     /// Parse `labelSelector` and `fieldSelector`; unsupported fields are a 400.
     pub fn from_ctx(ctx: &Ctx) -> Result<Self, Status> {
         let labels = match ctx.param("labelSelector") {
-            Some(s) => Some(Selector::parse(s).map_err(|e| Status::bad_request(format!("unable to parse requirement: {e}")))?),
+            Some(s) => Some(
+                Selector::parse(s)
+                    .map_err(|e| Status::bad_request(format!("unable to parse requirement: {e}")))?,
+            ),
             None => None,
         };
         let mut fields = match ctx.param("fieldSelector") {
-            Some(s) => Some(FieldSelector::parse(s).map_err(|e| Status::bad_request(format!("invalid field selector: {e}")))?),
+            Some(s) => Some(
+                FieldSelector::parse(s)
+                    .map_err(|e| Status::bad_request(format!("invalid field selector: {e}")))?,
+            ),
             None => None,
         };
         if let Some(fs) = &fields {
             for f in fs.fields() {
                 if ctx.def.field_default(f).is_none() {
-                    return Err(Status::bad_request(format!(
-                        "field label not supported: {f}"
-                    )));
+                    return Err(Status::bad_request(format!("field label not supported: {f}")));
                 }
             }
         }
@@ -62,7 +66,8 @@ impl Filter {
 
     /// Whether there is nothing to filter.
     pub fn is_empty(&self) -> bool {
-        self.labels.as_ref().is_none_or(Selector::is_empty) && self.fields.as_ref().is_none_or(FieldSelector::is_empty)
+        self.labels.as_ref().is_none_or(Selector::is_empty)
+            && self.fields.as_ref().is_none_or(FieldSelector::is_empty)
     }
 
     /// Whether the object passes.
@@ -80,13 +85,19 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: Revision, last_key: &str) -> String {
-    let t = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: last_key.to_string() };
+    let t = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: last_key.to_string(),
+    };
     base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(&t).expect("token serialises"))
 }
 
 fn decode_continue(token: &str, prefix: &str) -> Result<(Revision, String), Status> {
     let bad = || Status::bad_request("continue key is not valid: ".to_string() + token);
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .map_err(|_| bad())?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if t.v != "meta.k8s.io/v1" || !t.start.starts_with(prefix) {
         return Err(bad());
@@ -95,7 +106,13 @@ fn decode_continue(token: &str, prefix: &str) -> Result<(Revision, String), Stat
 }
 
 /// Write a list body: `{"kind":..,"apiVersion":..,"metadata":{..},"items":[..]}`.
-pub fn list_body(def: &ResourceDef, rv: Revision, cont: Option<&str>, remaining: Option<u64>, items: &[Bytes]) -> Bytes {
+pub fn list_body(
+    def: &ResourceDef,
+    rv: Revision,
+    cont: Option<&str>,
+    remaining: Option<u64>,
+    items: &[Bytes],
+) -> Bytes {
     let mut meta = serde_json::json!({"resourceVersion": rv.to_string()});
     if let Some(c) = cont {
         meta["continue"] = c.into();
@@ -105,7 +122,14 @@ pub fn list_body(def: &ResourceDef, rv: Revision, cont: Option<&str>, remaining:
     }
     let size: usize = items.iter().map(|i| i.len() + 1).sum();
     let mut out = BytesMut::with_capacity(size + 200);
-    out.put_slice(format!(r#"{{"kind":"{}List","apiVersion":"{}","metadata":"#, def.kind, def.api_version()).as_bytes());
+    out.put_slice(
+        format!(
+            r#"{{"kind":"{}List","apiVersion":"{}","metadata":"#,
+            def.kind,
+            def.api_version()
+        )
+        .as_bytes(),
+    );
     out.put_slice(&serde_json::to_vec(&meta).expect("metadata serialises"));
     out.put_slice(br#","items":["#);
     for (i, item) in items.iter().enumerate() {
@@ -144,9 +168,19 @@ pub async fn wait_for_cache(ctx: &Ctx) -> Result<(), Status> {
         Some("0") => Ok(()),
         Some(rv) => {
             let rv = parse_rv(rv)?;
-            ctx.state.cache.wait_for(rv, std::time::Duration::from_secs(3)).await.map_err(cache_status)
+            ctx.state
+                .cache
+                .wait_for(rv, std::time::Duration::from_secs(3))
+                .await
+                .map_err(cache_status)
         }
-        None => ctx.state.cache.wait_consistent().await.map(|_| ()).map_err(cache_status),
+        None => ctx
+            .state
+            .cache
+            .wait_consistent()
+            .await
+            .map(|_| ())
+            .map_err(cache_status),
     }
 }
 
@@ -154,7 +188,9 @@ pub async fn wait_for_cache(ctx: &Ctx) -> Result<(), Status> {
 pub async fn list(ctx: &Ctx) -> HandlerResult {
     let filter = Filter::from_ctx(ctx)?;
     let limit = match ctx.param("limit") {
-        Some(l) => l.parse::<usize>().map_err(|_| Status::bad_request(format!("invalid limit {l:?}")))?,
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| Status::bad_request(format!("invalid limit {l:?}")))?,
         None => 0,
     };
     let rv_param = ctx.param("resourceVersion");
@@ -175,10 +211,14 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
     }
     let cont = ctx.param("continue");
     if cont.is_some() && ctx.param("resourceVersionMatch").is_some() {
-        return Err(Status::bad_request("resourceVersionMatch is forbidden when continue is provided"));
+        return Err(Status::bad_request(
+            "resourceVersionMatch is forbidden when continue is provided",
+        ));
     }
     if exact && rv_param == Some("0") {
-        return Err(Status::bad_request("resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\""));
+        return Err(Status::bad_request(
+            "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
+        ));
     }
     let prefix = ctx.def.list_prefix(ctx.namespace());
     let from_storage = cont.is_some() || exact || (limit > 0 && rv_param != Some("0"));
@@ -186,14 +226,19 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
         wait_for_cache(ctx).await?;
         let (rv, items) = from_cache(ctx, &filter)?;
         let bytes: Vec<Bytes> = items.iter().map(|o| ctx.def.served_bytes(&o.json)).collect();
-        return Ok(bytes_response(StatusCode::OK, list_body(&ctx.def, rv, None, None, &bytes)));
+        return Ok(bytes_response(
+            StatusCode::OK,
+            list_body(&ctx.def, rv, None, None, &bytes),
+        ));
     }
 
     // From storage: a consistent snapshot across pages.
     let (revision, mut start_after) = match cont {
         Some(token) => {
             if rv_param.is_some() {
-                return Err(Status::bad_request("specifying resource version is not allowed when using continue"));
+                return Err(Status::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
             let (rv, start) = decode_continue(token, &prefix)?;
             (Some(rv), Some(start))
@@ -207,7 +252,11 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
     let chunk = if limit == 0 { None } else { Some(limit.max(100)) };
     let resource_prefix = ctx.def.key_prefix();
     let (rv, next, remaining) = loop {
-        let opts = ListOptions { limit: chunk, start_after: start_after.clone(), revision };
+        let opts = ListOptions {
+            limit: chunk,
+            start_after: start_after.clone(),
+            revision,
+        };
         let page = ctx.state.storage.list(&prefix, &opts).await.map_err(|e| match e {
             crate::storage::Error::Expired { .. } if cont.is_some() => Status::expired(
                 "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
@@ -218,7 +267,11 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
         let n = page.items.len();
         let mut stop_at = None;
         for (i, kv) in page.items.iter().enumerate() {
-            let Some(obj) = ctx.state.cache.decode(&resource_prefix, &kv.key, &kv.value, kv.mod_revision) else {
+            let Some(obj) = ctx
+                .state
+                .cache
+                .decode(&resource_prefix, &kv.key, &kv.value, kv.mod_revision)
+            else {
                 continue;
             };
             if filter.matches(&obj) {
@@ -239,6 +292,13 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
         start_after = Some(page.items[n - 1].key.clone());
     };
     let token = next.map(|k| encode_continue(rv, &k));
-    let remaining = if filter.is_empty() && token.is_some() { Some(remaining) } else { None };
-    Ok(bytes_response(StatusCode::OK, list_body(&ctx.def, rv, token.as_deref(), remaining, &out)))
+    let remaining = if filter.is_empty() && token.is_some() {
+        Some(remaining)
+    } else {
+        None
+    };
+    Ok(bytes_response(
+        StatusCode::OK,
+        list_body(&ctx.def, rv, token.as_deref(), remaining, &out),
+    ))
 }

@@ -89,7 +89,11 @@ pub struct RequestInfo {
 
 /// Parse a resource path (`/api/v1/namespaces/ns/pods/name/status`, `/apis/apps/v1/...`,
 /// the legacy `/api/v1/watch/...`). `None` for anything that is not a resource request.
-pub fn parse_request_info(method: &Method, path: &str, query: &HashMap<String, String>) -> Option<RequestInfo> {
+pub fn parse_request_info(
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+) -> Option<RequestInfo> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, mut rest) = match parts.as_slice() {
         ["api", v, rest @ ..] => (String::new(), v.to_string(), rest.to_vec()),
@@ -115,7 +119,11 @@ pub fn parse_request_info(method: &Method, path: &str, query: &HashMap<String, S
         return None;
     }
     // `/api/v1/namespaces/{name}` names the namespace itself.
-    let namespace = if resource == "namespaces" && group.is_empty() { None } else { namespace };
+    let namespace = if resource == "namespaces" && group.is_empty() {
+        None
+    } else {
+        namespace
+    };
     let watch_param = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
     let verb = match (method.as_str(), name.is_some()) {
         _ if legacy_watch => Verb::Watch,
@@ -130,7 +138,15 @@ pub fn parse_request_info(method: &Method, path: &str, query: &HashMap<String, S
         ("DELETE", false) => Verb::DeleteCollection,
         _ => return None,
     };
-    Some(RequestInfo { verb, group, version, namespace, resource, name, subresource })
+    Some(RequestInfo {
+        verb,
+        group,
+        version,
+        namespace,
+        resource,
+        name,
+        subresource,
+    })
 }
 
 /// The handler's view of one request.
@@ -181,23 +197,31 @@ pub type HandlerResult = Result<Response, Status>;
 
 /// A JSON response.
 pub fn json(code: StatusCode, body: &Value) -> Response {
-    bytes_response(code, Bytes::from(serde_json::to_vec(body).expect("JSON values serialise")))
+    bytes_response(
+        code,
+        Bytes::from(serde_json::to_vec(body).expect("JSON values serialise")),
+    )
 }
 
 /// A JSON response from ready bytes.
 pub fn bytes_response(code: StatusCode, body: Bytes) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = code;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
 /// A `Status` as a response, with its code.
 pub fn status_response(status: &Status) -> Response {
     let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = bytes_response(code, Bytes::from(serde_json::to_vec(status).expect("Status serialises")));
+    let mut resp = bytes_response(
+        code,
+        Bytes::from(serde_json::to_vec(status).expect("Status serialises")),
+    );
     if let Some(after) = status.details.as_ref().and_then(|d| d.retry_after_seconds) {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(after));
     }
     resp
 }
@@ -213,9 +237,9 @@ pub fn storage_status(def: &ResourceDef, name: &str, err: storage::Error) -> Sta
             name,
             "the object has been modified; please apply your changes to the latest version and try again",
         ),
-        storage::Error::Expired { requested, compacted } => {
-            Status::expired(format!("The resourceVersion for the provided list is too old. ({requested} < {compacted})"))
-        }
+        storage::Error::Expired { requested, compacted } => Status::expired(format!(
+            "The resourceVersion for the provided list is too old. ({requested} < {compacted})"
+        )),
         storage::Error::FutureRevision { requested, current } => too_large_rv(requested, current),
         storage::Error::Backend(msg) => internal(msg),
     }
@@ -223,7 +247,11 @@ pub fn storage_status(def: &ResourceDef, name: &str, err: storage::Error) -> Sta
 
 /// 500 InternalError.
 pub fn internal(msg: impl std::fmt::Display) -> Status {
-    Status::failure(500, kube_core::status::reason::INTERNAL_ERROR, format!("Internal error occurred: {msg}"))
+    Status::failure(
+        500,
+        kube_core::status::reason::INTERNAL_ERROR,
+        format!("Internal error occurred: {msg}"),
+    )
 }
 
 /// 504 Timeout for a resourceVersion the server has not reached.
@@ -247,8 +275,11 @@ pub fn too_large_rv(requested: u64, current: u64) -> Status {
 
 /// Parse a resourceVersion parameter.
 pub fn parse_rv(rv: &str) -> Result<u64, Status> {
-    rv.parse::<u64>()
-        .map_err(|_| Status::bad_request(format!("invalid resource version \"{rv}\": must be a non-negative integer")))
+    rv.parse::<u64>().map_err(|_| {
+        Status::bad_request(format!(
+            "invalid resource version \"{rv}\": must be a non-negative integer"
+        ))
+    })
 }
 
 /// 422 for a `dryRun` value other than `All` (kube-apiserver's `ValidateCreateOptions` and its
@@ -314,15 +345,31 @@ mod tests {
     fn parses_paths_like_kube_apiserver() {
         let i = info(Method::GET, "/api/v1/namespaces/ns/pods/p/status", false).unwrap();
         assert_eq!(
-            (i.verb, i.group.as_str(), i.namespace.as_deref(), i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()),
+            (
+                i.verb,
+                i.group.as_str(),
+                i.namespace.as_deref(),
+                i.resource.as_str(),
+                i.name.as_deref(),
+                i.subresource.as_deref()
+            ),
             (Verb::Get, "", Some("ns"), "pods", Some("p"), Some("status"))
         );
         let i = info(Method::GET, "/apis/apps/v1/deployments", true).unwrap();
-        assert_eq!((i.verb, i.group.as_str(), i.namespace), (Verb::Watch, "apps", None));
+        assert_eq!(
+            (i.verb, i.group.as_str(), i.namespace),
+            (Verb::Watch, "apps", None)
+        );
         let i = info(Method::GET, "/api/v1/namespaces/kube-system", false).unwrap();
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.namespace), ("namespaces", Some("kube-system"), None));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_deref(), i.namespace),
+            ("namespaces", Some("kube-system"), None)
+        );
         let i = info(Method::PUT, "/api/v1/namespaces/x/finalize", false).unwrap();
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()), ("namespaces", Some("x"), Some("finalize")));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()),
+            ("namespaces", Some("x"), Some("finalize"))
+        );
         let i = info(Method::GET, "/api/v1/watch/namespaces/ns/pods", false).unwrap();
         assert_eq!((i.verb, i.namespace.as_deref()), (Verb::Watch, Some("ns")));
         let i = info(Method::DELETE, "/api/v1/namespaces/ns/configmaps", false).unwrap();

@@ -29,7 +29,10 @@ fn unsupported(ctx: &Ctx, content_type: &str) -> Status {
             supported.join(", ")
         ),
     )
-    .with_details(kube_core::status::StatusDetails { name: content_type.into(), ..Default::default() })
+    .with_details(kube_core::status::StatusDetails {
+        name: content_type.into(),
+        ..Default::default()
+    })
 }
 
 /// The patch handler.
@@ -48,18 +51,30 @@ pub async fn patch_part(ctx: &Ctx, part: Part) -> HandlerResult {
     let kind = match content_type.as_str() {
         p::MERGE_PATCH => Kind::Merge,
         p::JSON_PATCH => Kind::Json,
-        p::STRATEGIC_MERGE_PATCH if p::supports_strategic_merge(&ctx.def.api_version(), ctx.def.kind) => Kind::Strategic,
+        p::STRATEGIC_MERGE_PATCH if p::supports_strategic_merge(&ctx.def.api_version(), ctx.def.kind) => {
+            Kind::Strategic
+        }
         other => return Err(unsupported(ctx, other)),
     };
     if ctx.body.len() > MAX_BODY {
-        return Err(Status::failure(413, kube_core::status::reason::REQUEST_ENTITY_TOO_LARGE, "Request entity too large"));
+        return Err(Status::failure(
+            413,
+            kube_core::status::reason::REQUEST_ENTITY_TOO_LARGE,
+            "Request entity too large",
+        ));
     }
-    let doc: Value = serde_json::from_slice(&ctx.body).map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
+    let doc: Value = serde_json::from_slice(&ctx.body)
+        .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
     let json_patch: Option<json_patch::Patch> = match kind {
-        Kind::Json => Some(serde_json::from_value(doc.clone()).map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?),
+        Kind::Json => Some(
+            serde_json::from_value(doc.clone())
+                .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?,
+        ),
         _ => {
             if !doc.is_object() {
-                return Err(Status::bad_request("error decoding patch: a merge patch must be a JSON object"));
+                return Err(Status::bad_request(
+                    "error decoding patch: a merge patch must be a JSON object",
+                ));
             }
             None
         }
@@ -87,11 +102,16 @@ pub async fn patch_part(ctx: &Ctx, part: Part) -> HandlerResult {
             other => Status::failure(422, kube_core::status::reason::INVALID, other.to_string()),
         })?;
         if !target.is_object() {
-            return Err(Status::bad_request("the patch replaced the object with a non-object"));
+            return Err(Status::bad_request(
+                "the patch replaced the object with a non-object",
+            ));
         }
         check_identity(ctx, &mut target)?;
         Ok(target)
     })
     .await?;
-    Ok(with_warnings(json(updated.code, &updated.object), &updated.warnings))
+    Ok(with_warnings(
+        json(updated.code, &updated.object),
+        &updated.warnings,
+    ))
 }

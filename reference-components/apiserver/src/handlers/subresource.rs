@@ -13,7 +13,10 @@ fn not_found(ctx: &Ctx, sub: &str) -> Status {
     Status::failure(
         404,
         kube_core::status::reason::NOT_FOUND,
-        format!("the server could not find the requested resource ({}/{sub})", ctx.def.qualified_plural()),
+        format!(
+            "the server could not find the requested resource ({}/{sub})",
+            ctx.def.qualified_plural()
+        ),
     )
 }
 
@@ -21,7 +24,10 @@ fn method_not_allowed(ctx: &Ctx, sub: &str) -> Status {
     Status::failure(
         405,
         kube_core::status::reason::METHOD_NOT_ALLOWED,
-        format!("the server does not allow this method on the requested resource ({}/{sub})", ctx.def.plural),
+        format!(
+            "the server does not allow this method on the requested resource ({}/{sub})",
+            ctx.def.plural
+        ),
     )
 }
 
@@ -51,12 +57,16 @@ fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
             Value::Object(m) if m.contains_key("matchLabels") || m.contains_key("matchExpressions") => {
                 let ls: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
                     serde_json::from_value(s.clone()).unwrap_or_default();
-                kube_core::Selector::try_from(&ls).map(|s| s.to_string()).unwrap_or_default()
+                kube_core::Selector::try_from(&ls)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
             }
             // ReplicationControllers use a plain map.
             Value::Object(m) => {
-                let mut pairs: Vec<String> =
-                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+                let mut pairs: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect();
                 pairs.sort();
                 pairs.join(",")
             }
@@ -88,30 +98,41 @@ fn strip(mut v: Value) -> Value {
 
 async fn get_scale(ctx: &Ctx) -> HandlerResult {
     let resp = super::get::get(ctx).await?;
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(super::internal)?;
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .map_err(super::internal)?;
     let obj: Value = serde_json::from_slice(&bytes).map_err(super::internal)?;
     Ok(json(StatusCode::OK, &strip(scale_of(ctx, &obj))))
 }
 
 async fn update_scale(ctx: &Ctx) -> HandlerResult {
     let patch_kind = ctx.info.verb == Verb::Patch;
-    let body: Value = serde_json::from_slice(&ctx.body).map_err(|e| Status::bad_request(format!("invalid body: {e}")))?;
+    let body: Value =
+        serde_json::from_slice(&ctx.body).map_err(|e| Status::bad_request(format!("invalid body: {e}")))?;
     let updated = guaranteed_update(ctx, Part::Main, |current| {
         let current = current.ok_or_else(|| Status::not_found(&ctx.def.qualified_plural(), ctx.name()))?;
         let mut scale = strip(scale_of(ctx, current));
         if patch_kind {
-            let ct = ctx.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let ct = ctx
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             if ct.starts_with(kube_core::patch::JSON_PATCH) {
                 let p: json_patch::Patch = serde_json::from_value(body.clone())
                     .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
-                kube_core::patch::apply_json_patch(&mut scale, &p).map_err(|e| Status::bad_request(e.to_string()))?;
+                kube_core::patch::apply_json_patch(&mut scale, &p)
+                    .map_err(|e| Status::bad_request(e.to_string()))?;
             } else {
                 kube_core::patch::apply_merge_patch(&mut scale, &body);
             }
         } else {
             scale = body.clone();
         }
-        let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+        let replicas = scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if replicas < 0 {
             return Err(Status::invalid(
                 "Scale",
@@ -124,7 +145,11 @@ async fn update_scale(ctx: &Ctx) -> HandlerResult {
             ));
         }
         let mut next = current.clone();
-        if let Some(rv) = scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        if let Some(rv) = scale
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
             crate::object::meta_mut(&mut next).insert("resourceVersion".into(), rv.into());
         } else {
             crate::object::meta_mut(&mut next).remove("resourceVersion");
@@ -139,7 +164,10 @@ async fn update_scale(ctx: &Ctx) -> HandlerResult {
         Ok(next)
     })
     .await?;
-    Ok(with_warnings(json(StatusCode::OK, &strip(scale_of(ctx, &updated.object))), &updated.warnings))
+    Ok(with_warnings(
+        json(StatusCode::OK, &strip(scale_of(ctx, &updated.object))),
+        &updated.warnings,
+    ))
 }
 
 fn success(code: u16) -> Value {
@@ -148,7 +176,11 @@ fn success(code: u16) -> Value {
 
 async fn bind(ctx: &Ctx) -> HandlerResult {
     let binding = parse_body(ctx)?;
-    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if node.is_empty() {
         return Err(Status::invalid(
             "Binding",
@@ -163,9 +195,17 @@ async fn bind(ctx: &Ctx) -> HandlerResult {
     guaranteed_update(ctx, Part::System, |current| {
         let current = current.ok_or_else(|| Status::not_found("pods", ctx.name()))?;
         if current.pointer("/metadata/deletionTimestamp").is_some() {
-            return Err(Status::conflict("pods", ctx.name(), "pod is being deleted, cannot be assigned to a host"));
+            return Err(Status::conflict(
+                "pods",
+                ctx.name(),
+                "pod is being deleted, cannot be assigned to a host",
+            ));
         }
-        if let Some(bound) = current.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        if let Some(bound) = current
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
             return Err(Status::conflict(
                 "pods",
                 ctx.name(),
@@ -199,7 +239,8 @@ async fn evict(ctx: &Ctx) -> HandlerResult {
     let eviction = parse_body(ctx)?;
     let mut opts = DeleteOptions::default();
     if let Some(d) = eviction.get("deleteOptions").filter(|d| !d.is_null()) {
-        opts = serde_json::from_value(d.clone()).map_err(|e| Status::bad_request(format!("invalid deleteOptions: {e}")))?;
+        opts = serde_json::from_value(d.clone())
+            .map_err(|e| Status::bad_request(format!("invalid deleteOptions: {e}")))?;
     }
     delete_object(ctx, &ctx.key(), ctx.name(), &opts).await?;
     Ok(json(StatusCode::CREATED, &success(201)))
@@ -209,7 +250,9 @@ async fn finalize(ctx: &Ctx) -> HandlerResult {
     let body = parse_body(ctx)?;
     let finalizers = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
     let updated = guaranteed_update(ctx, Part::Main, |current| {
-        let mut next = current.cloned().ok_or_else(|| Status::not_found("namespaces", ctx.name()))?;
+        let mut next = current
+            .cloned()
+            .ok_or_else(|| Status::not_found("namespaces", ctx.name()))?;
         crate::object::meta_mut(&mut next).remove("resourceVersion");
         next.as_object_mut()
             .expect("object")

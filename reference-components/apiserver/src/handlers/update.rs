@@ -13,5 +13,8 @@ pub async fn put(ctx: &Ctx, part: Part) -> HandlerResult {
     let mut body = parse_body(ctx)?;
     check_identity(ctx, &mut body)?;
     let updated = guaranteed_update(ctx, part, |_current| Ok(body.clone())).await?;
-    Ok(with_warnings(json(updated.code, &updated.object), &updated.warnings))
+    Ok(with_warnings(
+        json(updated.code, &updated.object),
+        &updated.warnings,
+    ))
 }

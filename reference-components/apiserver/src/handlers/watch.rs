@@ -46,8 +46,12 @@ fn bookmark(ctx: &Ctx, rv: u64, initial_end: bool) -> Bytes {
     if initial_end {
         meta["annotations"] = serde_json::json!({"k8s.io/initial-events-end": "true"});
     }
-    let obj = serde_json::json!({"kind": ctx.def.kind, "apiVersion": ctx.def.api_version(), "metadata": meta});
-    event_line("BOOKMARK", &serde_json::to_vec(&obj).expect("bookmark serialises"))
+    let obj =
+        serde_json::json!({"kind": ctx.def.kind, "apiVersion": ctx.def.api_version(), "metadata": meta});
+    event_line(
+        "BOOKMARK",
+        &serde_json::to_vec(&obj).expect("bookmark serialises"),
+    )
 }
 
 fn error_line(status: &Status) -> Bytes {
@@ -103,7 +107,8 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                 "",
                 vec![kube_core::status::StatusCause {
                     reason: "FieldValueForbidden".into(),
-                    message: "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true".into(),
+                    message: "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"
+                        .into(),
                     field: "allowWatchBookmarks".into(),
                 }],
             ));
@@ -127,7 +132,10 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
         (Some(rv), false) => WatchStart::After(parse_rv(rv)?),
     };
     let timeout = match ctx.param("timeoutSeconds") {
-        Some(t) => Duration::from_secs(t.parse::<u64>().map_err(|_| Status::bad_request(format!("invalid timeoutSeconds {t:?}")))?),
+        Some(t) => Duration::from_secs(
+            t.parse::<u64>()
+                .map_err(|_| Status::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
+        ),
         None => Duration::from_secs(rand::rng().random_range(1800..3600)),
     };
     let ns_prefix = ctx.def.list_prefix(ctx.namespace());
@@ -139,7 +147,9 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
             let status = Status::expired(format!("too old resource version: {requested} ({oldest})"));
             let _ = tx.send(Ok(error_line(&status))).await;
         }
-        Err(CacheError::TooLarge { requested, current }) => return Err(super::too_large_rv(requested, current)),
+        Err(CacheError::TooLarge { requested, current }) => {
+            return Err(super::too_large_rv(requested, current));
+        }
         Err(e) => return Err(super::internal(e)),
         Ok(watch) => {
             let initial_end = matches!(start, WatchStart::Initial) && send_initial;
@@ -165,8 +175,10 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                 let mut events = std::pin::pin!(events);
                 let deadline = tokio::time::sleep(timeout);
                 tokio::pin!(deadline);
-                let mut ticker =
-                    tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_INTERVAL, BOOKMARK_INTERVAL);
+                let mut ticker = tokio::time::interval_at(
+                    tokio::time::Instant::now() + BOOKMARK_INTERVAL,
+                    BOOKMARK_INTERVAL,
+                );
                 loop {
                     tokio::select! {
                         ev = events.next() => match ev {
@@ -205,11 +217,17 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
     let body = Body::from_stream(tokio_stream_from(rx));
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }
 
-fn tokio_stream_from<T: Send + 'static>(rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
 }

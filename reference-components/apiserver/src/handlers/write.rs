@@ -74,7 +74,16 @@ fn check_types(ctx: &Ctx, obj: &Value) -> Result<(), Status> {
     }
     // Includes the server-owned fields the handlers overwrite before decoding, so that a wrong
     // type there is refused as the typed decoding would refuse it.
-    for field in ["name", "generateName", "namespace", "resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "selfLink"] {
+    for field in [
+        "name",
+        "generateName",
+        "namespace",
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "selfLink",
+    ] {
         if let Some(v) = meta.get(field).filter(not_string) {
             return Err(cannot_handle(&format!("metadata.{field}"), "a string", v));
         }
@@ -150,7 +159,11 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
     match (input, typed) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match b.get(k) {
                     Some(bv) => unknown_fields(v, bv, &p, out),
                     None if v.is_null() => {}
@@ -171,16 +184,25 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
 /// `fieldValidation` rejected (`Strict`), reported as warnings (`Warn`, the default) or ignored.
 /// Returns the canonical object and the warnings.
 pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Status> {
-    let Some(codec) = ctx.def.codec else { return Ok((obj, Vec::new())) };
+    let Some(codec) = ctx.def.codec else {
+        return Ok((obj, Vec::new()));
+    };
     let typed = codec(&obj).map_err(|e| {
-        Status::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: {e}", ctx.def.kind, ctx.def.version, ctx.def.kind))
+        Status::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            ctx.def.kind, ctx.def.version, ctx.def.kind
+        ))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&obj, &typed, "", &mut unknown);
     let directive = ctx.param("fieldValidation").unwrap_or("Warn");
     let warnings = match directive {
         "Strict" if !unknown.is_empty() => {
-            let list = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect::<Vec<_>>().join(", ");
+            let list = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(Status::bad_request(format!("strict decoding error: {list}")));
         }
         "Strict" | "Ignore" => Vec::new(),
@@ -203,7 +225,11 @@ pub fn default_and_validate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> 
         return Ok(());
     }
     let name = meta_str(obj, "name").unwrap_or_default().to_string();
-    Err(Status::invalid(kind, &name, errors.iter().map(|e| e.to_cause()).collect()))
+    Err(Status::invalid(
+        kind,
+        &name,
+        errors.iter().map(|e| e.to_cause()).collect(),
+    ))
 }
 
 /// Add `Warning` headers.
@@ -239,8 +265,14 @@ pub struct Updated {
     pub warnings: Vec<String>,
 }
 
-const PRESERVED_META: &[&str] =
-    &["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"];
+const PRESERVED_META: &[&str] = &[
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "selfLink",
+];
 
 /// Read-modify-write with compare-and-swap, retried on races. `desired` builds the wanted object
 /// from the current one (it runs again after a lost race); a `resourceVersion` it leaves in the
@@ -252,23 +284,41 @@ where
 {
     let key = ctx.key();
     for _attempt in 0..16 {
-        let current = ctx.state.storage.get(&key).await.map_err(|e| storage_status(&ctx.def, ctx.name(), e))?;
+        let current = ctx
+            .state
+            .storage
+            .get(&key)
+            .await
+            .map_err(|e| storage_status(&ctx.def, ctx.name(), e))?;
         let Some(current) = current else {
             if !ctx.def.allow_create_on_update || part == Part::Status {
                 return Err(Status::not_found(&ctx.def.qualified_plural(), ctx.name()));
             }
             let obj = desired(None)?;
             let (object, warnings) = super::create::create_object(ctx, obj).await?;
-            return Ok(Updated { object, code: StatusCode::CREATED, warnings });
+            return Ok(Updated {
+                object,
+                code: StatusCode::CREATED,
+                warnings,
+            });
         };
         let old = from_storage(&current.value, current.mod_revision).map_err(internal)?;
         let new = desired(Some(&ctx.def.served(old.clone())))?;
         match apply_update(ctx, part, &current, &old, new).await? {
-            Some(done) => return Ok(Updated { object: ctx.def.served(done.object), ..done }),
+            Some(done) => {
+                return Ok(Updated {
+                    object: ctx.def.served(done.object),
+                    ..done
+                });
+            }
             None => continue, // lost a race: read again
         }
     }
-    Err(Status::conflict(&ctx.def.qualified_plural(), ctx.name(), "too many concurrent updates; try again"))
+    Err(Status::conflict(
+        &ctx.def.qualified_plural(),
+        ctx.name(),
+        "too many concurrent updates; try again",
+    ))
 }
 
 /// One attempt: `Ok(None)` when another write got in between (retry). `old` is the stored
@@ -292,7 +342,11 @@ async fn apply_update(
         ));
     }
     // Server-managed metadata survives every update.
-    let old_meta = old.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+    let old_meta = old
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     {
         let meta = meta_mut(&mut new);
         for field in PRESERVED_META {
@@ -332,27 +386,51 @@ async fn apply_update(
     // The last finalizer of a deleted object gone: the object goes.
     if meta_str(&new, "deletionTimestamp").is_some() && no_finalizers(&new) {
         if ctx.dry_run() {
-            return Ok(Some(Updated { object: new, code: StatusCode::OK, warnings }));
+            return Ok(Some(Updated {
+                object: new,
+                code: StatusCode::OK,
+                warnings,
+            }));
         }
-        return match ctx.state.storage.delete(&current.key, Some(current.mod_revision)).await {
+        return match ctx
+            .state
+            .storage
+            .delete(&current.key, Some(current.mod_revision))
+            .await
+        {
             Ok(kv) => Ok(Some(Updated {
                 object: from_storage(&to_storage(new), kv.mod_revision).map_err(internal)?,
                 code: StatusCode::OK,
                 warnings,
             })),
-            Err(crate::storage::Error::Conflict { .. }) | Err(crate::storage::Error::NotFound { .. }) => Ok(None),
+            Err(crate::storage::Error::Conflict { .. }) | Err(crate::storage::Error::NotFound { .. }) => {
+                Ok(None)
+            }
             Err(e) => Err(storage_status(&ctx.def, ctx.name(), e)),
         };
     }
     let bytes = to_storage(new.clone());
     if bytes == current.value {
         // Nothing changed: no write, no new resourceVersion.
-        return Ok(Some(Updated { object: old.clone(), code: StatusCode::OK, warnings }));
+        return Ok(Some(Updated {
+            object: old.clone(),
+            code: StatusCode::OK,
+            warnings,
+        }));
     }
     if ctx.dry_run() {
-        return Ok(Some(Updated { object: new, code: StatusCode::OK, warnings }));
+        return Ok(Some(Updated {
+            object: new,
+            code: StatusCode::OK,
+            warnings,
+        }));
     }
-    match ctx.state.storage.update(&current.key, bytes.clone(), current.mod_revision).await {
+    match ctx
+        .state
+        .storage
+        .update(&current.key, bytes.clone(), current.mod_revision)
+        .await
+    {
         Ok(kv) => Ok(Some(Updated {
             object: from_storage(&bytes, kv.mod_revision).map_err(internal)?,
             code: StatusCode::OK,
@@ -366,8 +444,12 @@ async fn apply_update(
 /// A Service update that leaves out its allocated cluster IPs and node ports keeps them, as
 /// kube-apiserver's service REST does.
 fn keep_service_allocations(old: &Value, new: &mut Value) {
-    let Some(old_spec) = old.get("spec").and_then(Value::as_object) else { return };
-    let Some(new_spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(old_spec) = old.get("spec").and_then(Value::as_object) else {
+        return;
+    };
+    let Some(new_spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
         let missing = match new_spec.get(field) {
             None | Some(Value::Null) => true,
@@ -379,15 +461,26 @@ fn keep_service_allocations(old: &Value, new: &mut Value) {
             new_spec.insert(field.into(), v.clone());
         }
     }
-    let old_ports = old_spec.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let old_ports = old_spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if let Some(ports) = new_spec.get_mut("ports").and_then(Value::as_array_mut) {
-        for p in ports.iter_mut().filter(|p| p.get("nodePort").is_none_or(Value::is_null)) {
+        for p in ports
+            .iter_mut()
+            .filter(|p| p.get("nodePort").is_none_or(Value::is_null))
+        {
             let same = |o: &&Value| {
                 o.get("port") == p.get("port")
                     && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
                         == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
             };
-            if let Some(np) = old_ports.iter().find(same).and_then(|o| o.get("nodePort")).cloned()
+            if let Some(np) = old_ports
+                .iter()
+                .find(same)
+                .and_then(|o| o.get("nodePort"))
+                .cloned()
                 && let Some(m) = p.as_object_mut()
             {
                 m.insert("nodePort".into(), np);

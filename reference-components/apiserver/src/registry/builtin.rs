@@ -1,6 +1,6 @@
 //! The built-in resources: one line each.
 
-use k8s_openapi::api::{apps, coordination, core, discovery, events, networking, rbac, storage, autoscaling};
+use k8s_openapi::api::{apps, autoscaling, coordination, core, discovery, events, networking, rbac, storage};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -114,17 +114,25 @@ pub fn resources() -> Vec<ResourceDef> {
             .subs(&[Status, Binding, Eviction])
             .generation()
             .fields(POD_FIELDS),
-        def::<core::v1::Node>().short(&["no"]).subs(&[Status]).fields(&[("spec.unschedulable", "false")]),
+        def::<core::v1::Node>()
+            .short(&["no"])
+            .subs(&[Status])
+            .fields(&[("spec.unschedulable", "false")]),
         def::<core::v1::Service>().short(&["svc"]).all().subs(&[Status]),
         def::<core::v1::Endpoints>().short(&["ep"]).create_on_update(),
         def::<core::v1::ConfigMap>().short(&["cm"]),
         def::<core::v1::Secret>().fields(&[("type", "")]),
         def::<core::v1::ServiceAccount>().short(&["sa"]),
-        def::<core::v1::Event>().short(&["ev"]).create_on_update().fields(EVENT_FIELDS),
+        def::<core::v1::Event>()
+            .short(&["ev"])
+            .create_on_update()
+            .fields(EVENT_FIELDS),
         def::<core::v1::ResourceQuota>().short(&["quota"]).subs(&[Status]),
         def::<core::v1::LimitRange>().short(&["limits"]),
         def::<core::v1::PersistentVolume>().short(&["pv"]).subs(&[Status]),
-        def::<core::v1::PersistentVolumeClaim>().short(&["pvc"]).subs(&[Status]),
+        def::<core::v1::PersistentVolumeClaim>()
+            .short(&["pvc"])
+            .subs(&[Status]),
         def::<core::v1::ReplicationController>()
             .short(&["rc"])
             .all()
@@ -132,24 +140,43 @@ pub fn resources() -> Vec<ResourceDef> {
             .generation()
             .fields(&[("status.replicas", "0")]),
         // apps/v1
-        def::<apps::v1::Deployment>().short(&["deploy"]).all().subs(&[Status, Scale]).generation(),
+        def::<apps::v1::Deployment>()
+            .short(&["deploy"])
+            .all()
+            .subs(&[Status, Scale])
+            .generation(),
         def::<apps::v1::ReplicaSet>()
             .short(&["rs"])
             .all()
             .subs(&[Status, Scale])
             .generation()
             .fields(&[("status.replicas", "0")]),
-        def::<apps::v1::StatefulSet>().short(&["sts"]).all().subs(&[Status, Scale]).generation(),
-        def::<apps::v1::DaemonSet>().short(&["ds"]).all().subs(&[Status]).generation(),
+        def::<apps::v1::StatefulSet>()
+            .short(&["sts"])
+            .all()
+            .subs(&[Status, Scale])
+            .generation(),
+        def::<apps::v1::DaemonSet>()
+            .short(&["ds"])
+            .all()
+            .subs(&[Status])
+            .generation(),
         def::<apps::v1::ControllerRevision>(),
         // coordination.k8s.io/v1
         def::<coordination::v1::Lease>().create_on_update(),
         // discovery.k8s.io/v1
         def::<discovery::v1::EndpointSlice>(),
         // events.k8s.io/v1: stored as core/v1 Events
-        def::<events::v1::Event>().short(&["ev"]).create_on_update().converted("events", &super::conversion::EVENTS_V1),
+        def::<events::v1::Event>()
+            .short(&["ev"])
+            .create_on_update()
+            .converted("events", &super::conversion::EVENTS_V1),
         // autoscaling/v2, and v1 stored as v2
-        def::<autoscaling::v2::HorizontalPodAutoscaler>().short(&["hpa"]).all().subs(&[Status]).generation(),
+        def::<autoscaling::v2::HorizontalPodAutoscaler>()
+            .short(&["hpa"])
+            .all()
+            .subs(&[Status])
+            .generation(),
         def::<autoscaling::v1::HorizontalPodAutoscaler>()
             .short(&["hpa"])
             .all()
@@ -157,7 +184,10 @@ pub fn resources() -> Vec<ResourceDef> {
             .generation()
             .converted("horizontalpodautoscalers", &super::conversion::HPA_V1),
         // networking.k8s.io/v1
-        def::<networking::v1::Ingress>().short(&["ing"]).subs(&[Status]).generation(),
+        def::<networking::v1::Ingress>()
+            .short(&["ing"])
+            .subs(&[Status])
+            .generation(),
         def::<networking::v1::IngressClass>(),
         // storage.k8s.io/v1
         def::<storage::v1::StorageClass>().short(&["sc"]),

@@ -51,7 +51,10 @@ fn obj(v: &mut Value) -> &mut Map<String, Value> {
 }
 
 fn take_annotation(root: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    let ann = root.get_mut("metadata")?.get_mut("annotations")?.as_object_mut()?;
+    let ann = root
+        .get_mut("metadata")?
+        .get_mut("annotations")?
+        .as_object_mut()?;
     let raw = ann.remove(key)?;
     if ann.is_empty()
         && let Some(m) = root.get_mut("metadata").and_then(Value::as_object_mut)
@@ -82,7 +85,10 @@ fn hpa_v1_to_v2(mut v: Value) -> Value {
     let behavior = take_annotation(root, BEHAVIOR_ANNOTATION);
     let spec = obj(root.entry("spec").or_insert_with(|| json!({})));
     let mut metrics = Vec::new();
-    if let Some(cpu) = spec.remove("targetCPUUtilizationPercentage").filter(|c| !c.is_null()) {
+    if let Some(cpu) = spec
+        .remove("targetCPUUtilizationPercentage")
+        .filter(|c| !c.is_null())
+    {
         metrics.push(json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}}}));
     }
     if let Some(Value::Array(more)) = extra_metrics {
@@ -96,7 +102,10 @@ fn hpa_v1_to_v2(mut v: Value) -> Value {
     }
     if let Some(status) = root.get_mut("status").and_then(Value::as_object_mut) {
         let mut current = Vec::new();
-        if let Some(cpu) = status.remove("currentCPUUtilizationPercentage").filter(|c| !c.is_null()) {
+        if let Some(cpu) = status
+            .remove("currentCPUUtilizationPercentage")
+            .filter(|c| !c.is_null())
+        {
             current.push(json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu}}}));
         }
         if let Some(Value::Array(more)) = current_extra {
@@ -119,7 +128,10 @@ fn hpa_v2_to_v1(mut v: Value) -> Value {
     if let Some(spec) = root.get_mut("spec").and_then(Value::as_object_mut) {
         if let Some(Value::Array(metrics)) = spec.remove("metrics") {
             let (cpu, rest): (Vec<Value>, Vec<Value>) = metrics.into_iter().partition(is_cpu_utilization);
-            if let Some(u) = cpu.first().and_then(|m| m.pointer("/resource/target/averageUtilization")) {
+            if let Some(u) = cpu
+                .first()
+                .and_then(|m| m.pointer("/resource/target/averageUtilization"))
+            {
                 spec.insert("targetCPUUtilizationPercentage".into(), u.clone());
             }
             if !rest.is_empty() {
@@ -142,7 +154,9 @@ fn hpa_v2_to_v1(mut v: Value) -> Value {
                 let cpu = rest.remove(i);
                 status.insert(
                     "currentCPUUtilizationPercentage".into(),
-                    cpu.pointer("/resource/current/averageUtilization").cloned().unwrap_or(Value::Null),
+                    cpu.pointer("/resource/current/averageUtilization")
+                        .cloned()
+                        .unwrap_or(Value::Null),
                 );
             }
             if !rest.is_empty() {
@@ -216,14 +230,22 @@ mod tests {
         assert_eq!(v1["apiVersion"], "autoscaling/v1");
         assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 60);
         assert_eq!(v1["status"]["currentCPUUtilizationPercentage"], 75);
-        assert!(v1["metadata"]["annotations"][METRICS_ANNOTATION].as_str().unwrap().contains("memory"));
+        assert!(
+            v1["metadata"]["annotations"][METRICS_ANNOTATION]
+                .as_str()
+                .unwrap()
+                .contains("memory")
+        );
         assert!(v1["spec"].get("metrics").is_none());
         assert_eq!(hpa_v1_to_v2(v1), v2);
 
         let plain_v1 = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
                               "spec": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 50}});
         let stored = hpa_v1_to_v2(plain_v1.clone());
-        assert_eq!(stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 50);
+        assert_eq!(
+            stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            50
+        );
         assert_eq!(hpa_v2_to_v1(stored), plain_v1);
     }
 

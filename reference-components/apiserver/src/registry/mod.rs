@@ -97,12 +97,20 @@ pub struct ResourceDef {
 impl ResourceDef {
     /// `group/version`, or `version` for core.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `plural` or `plural.group`, as Kubernetes names resources in messages.
     pub fn qualified_plural(&self) -> String {
-        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// The stored group (the served one unless converted).
@@ -136,7 +144,9 @@ impl ResourceDef {
         match self.conversion {
             None => b.clone(),
             Some(c) => match serde_json::from_slice(b) {
-                Ok(v) => Bytes::from(serde_json::to_vec(&(c.from_storage)(v)).expect("JSON values serialise")),
+                Ok(v) => {
+                    Bytes::from(serde_json::to_vec(&(c.from_storage)(v)).expect("JSON values serialise"))
+                }
                 Err(_) => b.clone(),
             },
         }
@@ -177,7 +187,11 @@ impl ResourceDef {
     pub fn field_default(&self, field: &str) -> Option<&'static str> {
         match field {
             "metadata.name" | "metadata.namespace" => Some(""),
-            _ => self.field_selectors.iter().find(|(f, _)| *f == field).map(|(_, d)| *d),
+            _ => self
+                .field_selectors
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, d)| *d),
         }
     }
 
@@ -193,7 +207,16 @@ impl ResourceDef {
 }
 
 /// The verbs of most resources.
-pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// All served resources, by group, version and plural.
 #[derive(Debug, Clone, Default)]
@@ -215,7 +238,11 @@ impl Registry {
     /// Add (or replace) a resource.
     pub fn register(&mut self, def: ResourceDef) {
         let def = Arc::new(def);
-        let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());
+        let key = (
+            def.group.to_string(),
+            def.version.to_string(),
+            def.plural.to_string(),
+        );
         if let Some(old) = self.by_gvr.insert(key, def.clone()) {
             self.ordered.retain(|d| !Arc::ptr_eq(d, &old));
         }
@@ -224,7 +251,8 @@ impl Registry {
 
     /// Look a resource up.
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceDef>> {
-        self.by_gvr.get(&(group.to_string(), version.to_string(), plural.to_string()))
+        self.by_gvr
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
     }
 
     /// Every resource, in registration order.
