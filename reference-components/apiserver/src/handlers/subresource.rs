@@ -154,13 +154,7 @@ async fn update_scale(ctx: &Ctx) -> HandlerResult {
         } else {
             crate::object::meta_mut(&mut next).remove("resourceVersion");
         }
-        next.as_object_mut()
-            .expect("object")
-            .entry("spec")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .ok_or_else(|| Status::bad_request("spec is not an object"))?
-            .insert("replicas".into(), replicas.into());
+        set_spec_field(&mut next, "replicas", replicas.into())?;
         Ok(next)
     })
     .await?;
@@ -168,6 +162,18 @@ async fn update_scale(ctx: &Ctx) -> HandlerResult {
         json(StatusCode::OK, &strip(scale_of(ctx, &updated.object))),
         &updated.warnings,
     ))
+}
+
+/// Set `spec.{field}`, creating `spec` when absent.
+fn set_spec_field(obj: &mut Value, field: &str, value: Value) -> Result<(), Status> {
+    obj.as_object_mut()
+        .ok_or_else(|| Status::bad_request("the object is not a JSON object"))?
+        .entry("spec")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| Status::bad_request("spec is not an object"))?
+        .insert(field.into(), value);
+    Ok(())
 }
 
 fn success(code: u16) -> Value {
@@ -254,13 +260,7 @@ async fn finalize(ctx: &Ctx) -> HandlerResult {
             .cloned()
             .ok_or_else(|| Status::not_found("namespaces", ctx.name()))?;
         crate::object::meta_mut(&mut next).remove("resourceVersion");
-        next.as_object_mut()
-            .expect("object")
-            .entry("spec")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .ok_or_else(|| Status::bad_request("spec is not an object"))?
-            .insert("finalizers".into(), finalizers.clone());
+        set_spec_field(&mut next, "finalizers", finalizers.clone())?;
         Ok(next)
     })
     .await?;
