@@ -1,0 +1,209 @@
+//! Resource locks: where the [`LeaderElectionRecord`] is stored.
+//!
+//! A lock reads and writes one record with compare-and-swap: [`ResourceLock::update`] sends a
+//! full PUT carrying the `resourceVersion` last seen by [`ResourceLock::get`] (or by the last
+//! successful write), so a concurrent writer makes it fail with [`Error::Conflict`].
+
+mod annotation;
+mod lease;
+mod multi;
+
+pub use annotation::{AnnotationLock, ConfigMapLock, EndpointsLock};
+pub use lease::{LeaseLock, lease_spec_to_record, record_to_lease_spec};
+pub use multi::MultiLock;
+
+use crate::record::LeaderElectionRecord;
+
+/// Why a lock operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The lock object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The lock object exists already (on create).
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// Somebody else wrote the lock object since we last read it.
+    #[error("conflict writing {0}: somebody else wrote it first")]
+    Conflict(String),
+    /// `update` was called before any successful `get` or `create`.
+    #[error("{0} has not been read yet")]
+    NotInitialized(String),
+    /// Another API failure (transport, server error, forbidden, ...).
+    #[error("API call on {what} failed")]
+    Api {
+        /// The lock.
+        what: String,
+        /// The client error.
+        #[source]
+        source: Box<kube_client::Error>,
+    },
+    /// The record stored in the lock object cannot be parsed.
+    #[error("invalid leader election record in {what}")]
+    InvalidRecord {
+        /// The lock.
+        what: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The call did not finish in time.
+    #[error("call on {0} timed out")]
+    Timeout(String),
+    /// Any other failure (for locks outside this crate).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The result type of lock operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Map a client error on `what` onto the cases the elector distinguishes.
+    pub fn from_api(what: String, e: kube_client::Error) -> Self {
+        if e.is_not_found() {
+            Error::NotFound(what)
+        } else if e.is_already_exists() {
+            Error::AlreadyExists(what)
+        } else if e.is_conflict() {
+            Error::Conflict(what)
+        } else {
+            Error::Api {
+                what,
+                source: Box::new(e),
+            }
+        }
+    }
+
+    /// 404: the lock object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_))
+    }
+
+    /// 409 on create.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::AlreadyExists(_))
+    }
+
+    /// 409 on update: someone else won.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict(_))
+    }
+}
+
+/// A place to store the leader election record: client-go's `resourcelock.Interface`.
+///
+/// Implementations keep the object they last read or wrote, so that `update` can send its
+/// `resourceVersion`. [`get`](Self::get) also returns raw bytes that change with every write
+/// (ours include the `resourceVersion` besides the record itself): the elector
+/// restarts its expiry clock whenever those bytes change.
+#[async_trait::async_trait]
+pub trait ResourceLock: Send + Sync {
+    /// Read the record and its raw bytes. [`Error::NotFound`] if the object does not exist.
+    async fn get(&self) -> Result<(LeaderElectionRecord, Vec<u8>)>;
+    /// Create the object holding `record`.
+    async fn create(&self, record: &LeaderElectionRecord) -> Result<()>;
+    /// Replace the record with a full PUT carrying the last seen `resourceVersion`.
+    async fn update(&self, record: &LeaderElectionRecord) -> Result<()>;
+    /// This candidate's identity.
+    fn identity(&self) -> &str;
+    /// A human-readable name of the lock, `namespace/name`.
+    fn describe(&self) -> String;
+    /// Record an event such as "became leader" (client-go emits a Kubernetes Event; we log).
+    fn record_event(&self, event: &str) {
+        tracing::info!(lock = %self.describe(), identity = %self.identity(), "{event}");
+    }
+}
+
+#[async_trait::async_trait]
+impl<L: ResourceLock + ?Sized> ResourceLock for std::sync::Arc<L> {
+    async fn get(&self) -> Result<(LeaderElectionRecord, Vec<u8>)> {
+        (**self).get().await
+    }
+    async fn create(&self, record: &LeaderElectionRecord) -> Result<()> {
+        (**self).create(record).await
+    }
+    async fn update(&self, record: &LeaderElectionRecord) -> Result<()> {
+        (**self).update(record).await
+    }
+    fn identity(&self) -> &str {
+        (**self).identity()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn record_event(&self, event: &str) {
+        (**self).record_event(event)
+    }
+}
+
+/// The lock kinds of client-go's `resourcelock.New` (and the components' `--leader-elect-resource-lock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockKind {
+    /// `leases`: a [`LeaseLock`].
+    Leases,
+    /// `configmaps`: a [`ConfigMapLock`].
+    ConfigMaps,
+    /// `endpoints`: an [`EndpointsLock`].
+    Endpoints,
+    /// `configmapsleases`: a [`MultiLock`] of a ConfigMap and a Lease.
+    ConfigMapsLeases,
+    /// `endpointsleases`: a [`MultiLock`] of an Endpoints object and a Lease.
+    EndpointsLeases,
+}
+
+impl LockKind {
+    /// Every kind.
+    pub const ALL: [LockKind; 5] = [
+        LockKind::Leases,
+        LockKind::ConfigMaps,
+        LockKind::Endpoints,
+        LockKind::ConfigMapsLeases,
+        LockKind::EndpointsLeases,
+    ];
+
+    /// The lock `namespace/name` of this kind, held as `identity`.
+    pub fn build(
+        self,
+        client: kube_client::Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+    ) -> std::sync::Arc<dyn ResourceLock> {
+        let lease = || LeaseLock::new(client.clone(), namespace, name, identity);
+        match self {
+            LockKind::Leases => std::sync::Arc::new(lease()),
+            LockKind::ConfigMaps => {
+                std::sync::Arc::new(ConfigMapLock::new(client, namespace, name, identity))
+            }
+            LockKind::Endpoints => std::sync::Arc::new(EndpointsLock::new(client, namespace, name, identity)),
+            LockKind::ConfigMapsLeases => std::sync::Arc::new(MultiLock::new(
+                ConfigMapLock::new(client.clone(), namespace, name, identity),
+                lease(),
+            )),
+            LockKind::EndpointsLeases => std::sync::Arc::new(MultiLock::new(
+                EndpointsLock::new(client.clone(), namespace, name, identity),
+                lease(),
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for LockKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "leases" | "lease" => LockKind::Leases,
+            "configmaps" | "configmap" => LockKind::ConfigMaps,
+            "endpoints" => LockKind::Endpoints,
+            "configmapsleases" => LockKind::ConfigMapsLeases,
+            "endpointsleases" => LockKind::EndpointsLeases,
+            other => {
+                return Err(format!(
+                    "unknown lock kind {other:?}; expected leases, configmaps, endpoints, configmapsleases or endpointsleases"
+                ));
+            }
+        })
+    }
+}
