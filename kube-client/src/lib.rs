@@ -32,3 +32,8 @@ pub use discovery::Discovery;
 pub use error::{Error, Result};
 
 pub use kube_core as core;
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
