@@ -115,6 +115,13 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<Stri
 pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
     let ns = ctx.namespace().unwrap_or_default();
     let key = format!("/registry/namespaces/{ns}");
+    // The watch cache answers for namespaces that exist and are active (the common case, with no
+    // storage read or JSON parsing); a miss or a terminating one is checked against storage.
+    if let Some(cached) = ctx.state.cache.get("/registry/namespaces/", &key)
+        && cached.fields.get("status.phase").map(String::as_str) == Some("Active")
+    {
+        return Ok(());
+    }
     let kv = ctx.state.storage.get(&key).await.map_err(internal)?;
     let Some(kv) = kv else {
         return Err(Status::not_found("namespaces", ns));
