@@ -81,6 +81,15 @@ pub fn to_storage(mut obj: Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&obj).expect("JSON values serialise"))
 }
 
+/// The served form of stored bytes as bytes: stamped in place when possible, else parsed and
+/// serialised again.
+pub fn served_bytes(stored: &[u8], rv: Revision) -> Result<Bytes, serde_json::Error> {
+    match stamp_resource_version(stored, rv) {
+        Some(b) => Ok(b),
+        None => Ok(Bytes::from(serde_json::to_vec(&from_storage(stored, rv)?)?)),
+    }
+}
+
 /// The served form of stored bytes: parsed, with `metadata.resourceVersion` set.
 pub fn from_storage(bytes: &[u8], rv: Revision) -> Result<Value, serde_json::Error> {
     let mut obj: Value = serde_json::from_slice(bytes)?;
@@ -126,5 +135,136 @@ mod tests {
         let n = generate_name("web-");
         assert!(n.starts_with("web-") && n.len() == 9);
         assert_eq!(generate_name(&"x".repeat(80)).len(), 63);
+    }
+}
+
+/// The served form of stored bytes without re-serialising: `"resourceVersion":"N"` is written
+/// into the top-level `metadata` object of the stored JSON. `None` when the bytes have no
+/// top-level `metadata` object (callers then use [`from_storage`]).
+pub fn stamp_resource_version(stored: &[u8], rv: Revision) -> Option<Bytes> {
+    let open = top_level_object_field(stored, b"metadata")?;
+    let rest = &stored[open + 1..];
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let mut out = Vec::with_capacity(stored.len() + 32);
+    out.extend_from_slice(&stored[..=open]);
+    out.extend_from_slice(b"\"resourceVersion\":\"");
+    out.extend_from_slice(rv.to_string().as_bytes());
+    out.push(b'"');
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Some(Bytes::from(out))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the closing quote of the string starting at `i` (a `"`).
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index just past the JSON value starting at `i`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
+}
+
+/// The index of the `{` that opens the value of the top-level field `name`, if that value is an
+/// object.
+fn top_level_object_field(b: &[u8], name: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i)? != &b'"' {
+            return None;
+        }
+        let key_end = skip_string(b, i)?;
+        let key = &b[i + 1..key_end - 1];
+        i = skip_ws(b, key_end);
+        if b.get(i)? != &b':' {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        if key == name {
+            return (b.get(i)? == &b'{').then_some(i);
+        }
+        i = skip_ws(b, skip_value(b, i)?);
+        match b.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stamping_matches_a_full_round_trip() {
+        let cases = [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}),
+            json!({"a": {"metadata": {"x": 1}}, "b": [1, {"c": "}\"{"}], "metadata": {}, "z": null}),
+            json!({"data": {"k": "with \"quotes\" and \\ and {braces}"}, "metadata": {"labels": {"a": "b"}}, "n": -1.5e3, "t": true}),
+        ];
+        for obj in cases {
+            let stored = to_storage(obj);
+            let stamped: Value =
+                serde_json::from_slice(&stamp_resource_version(&stored, 77).unwrap()).unwrap();
+            assert_eq!(stamped, from_storage(&stored, 77).unwrap());
+        }
+        assert!(stamp_resource_version(br#"{"kind":"X"}"#, 1).is_none());
+        assert!(stamp_resource_version(br#"{"metadata":null}"#, 1).is_none());
+        assert!(stamp_resource_version(b"[1]", 1).is_none());
+        assert!(stamp_resource_version(br#"{"a":"unterminated"#, 1).is_none());
     }
 }

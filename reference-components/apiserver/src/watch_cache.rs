@@ -22,7 +22,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-use crate::object::{field_value, from_storage};
+use crate::object::{field_value, from_storage, stamp_resource_version};
 use crate::registry::Registry;
 use crate::storage::{self, Event, EventKind, ListOptions, Revision, Storage};
 
@@ -160,7 +160,10 @@ fn cache_object(
     Some(Arc::new(CachedObject {
         key: key.to_string(),
         rv,
-        json: Bytes::from(serde_json::to_vec(&obj).ok()?),
+        json: match stamp_resource_version(value, rv) {
+            Some(stamped) => stamped,
+            None => Bytes::from(serde_json::to_vec(&obj).ok()?),
+        },
         namespace: s("namespace"),
         name: s("name"),
         labels,

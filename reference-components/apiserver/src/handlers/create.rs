@@ -14,14 +14,14 @@ pub async fn create(ctx: &Ctx) -> HandlerResult {
     check_identity(ctx, &mut obj)?;
     let (object, warnings) = create_object(ctx, obj).await?;
     Ok(with_warnings(
-        super::json(StatusCode::CREATED, &object),
+        super::bytes_response(StatusCode::CREATED, object),
         &warnings,
     ))
 }
 
 /// Create `obj` (identity already checked): name, namespace, server-set metadata, status reset,
-/// typed decoding, defaults, validation, allocation, storage.
-pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<String>), Status> {
+/// typed decoding, defaults, validation, allocation, storage. Returns the served JSON.
+pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, Vec<String>), Status> {
     {
         let meta = meta_mut(&mut obj);
         if meta
@@ -93,15 +93,21 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(Value, Vec<Stri
         if let Some(a) = allocated {
             ctx.state.services.release(&a);
         }
-        return Ok((ctx.def.served(obj), warnings));
+        let served = serde_json::to_vec(&ctx.def.served(obj)).map_err(internal)?;
+        return Ok((served.into(), warnings));
     }
     let bytes = to_storage(obj);
     match ctx.state.storage.create(&key, bytes.clone()).await {
-        Ok(kv) => Ok((
-            ctx.def
-                .served(from_storage(&bytes, kv.mod_revision).map_err(internal)?),
+        Ok(kv) if ctx.def.conversion.is_none() => Ok((
+            crate::object::served_bytes(&bytes, kv.mod_revision).map_err(internal)?,
             warnings,
         )),
+        Ok(kv) => {
+            let served = ctx
+                .def
+                .served(from_storage(&bytes, kv.mod_revision).map_err(internal)?);
+            Ok((serde_json::to_vec(&served).map_err(internal)?.into(), warnings))
+        }
         Err(e) => {
             if let Some(a) = allocated {
                 ctx.state.services.release(&a);

@@ -31,6 +31,10 @@ pub async fn get(ctx: &Ctx) -> HandlerResult {
         .await
         .map_err(|e| storage_status(&ctx.def, ctx.name(), e))?
         .ok_or_else(|| Status::not_found(&ctx.def.qualified_plural(), ctx.name()))?;
+    if ctx.def.conversion.is_none() {
+        let served = crate::object::served_bytes(&kv.value, kv.mod_revision).map_err(internal)?;
+        return Ok(bytes_response(StatusCode::OK, served));
+    }
     let obj = from_storage(&kv.value, kv.mod_revision).map_err(internal)?;
     Ok(json(StatusCode::OK, &ctx.def.served(obj)))
 }

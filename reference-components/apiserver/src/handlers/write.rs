@@ -296,6 +296,7 @@ where
             }
             let obj = desired(None)?;
             let (object, warnings) = super::create::create_object(ctx, obj).await?;
+            let object = serde_json::from_slice(&object).map_err(internal)?;
             return Ok(Updated {
                 object,
                 code: StatusCode::CREATED,
