@@ -430,27 +430,11 @@ pub(crate) fn event(ev: &Value, old: Option<&Value>, strict: bool) -> Vec<FieldE
     errs
 }
 
-const QUOTA_RESOURCES: &[&str] = &[
-    "configmaps",
-    "cpu",
-    "ephemeral-storage",
-    "limits.cpu",
-    "limits.ephemeral-storage",
-    "limits.memory",
-    "memory",
-    "persistentvolumeclaims",
-    "pods",
-    "replicationcontrollers",
-    "requests.cpu",
-    "requests.ephemeral-storage",
-    "requests.memory",
-    "requests.storage",
-    "resourcequotas",
-    "secrets",
-    "services",
-    "services.loadbalancers",
-    "services.nodeports",
-];
+/// Standard quota resources: the standard resource names except `storage`
+/// (Kubernetes' `standardQuotaResources`).
+fn is_standard_quota_resource(name: &str) -> bool {
+    name != "storage" && super::resources::STANDARD_RESOURCES.contains(&name)
+}
 
 const QUOTA_SCOPES: &[&str] = &[
     "BestEffort",
@@ -467,7 +451,7 @@ fn quota_resources(map: Option<&serde_json::Map<String, Value>>, path: &Path) ->
     for (k, v) in map.into_iter().flatten() {
         let p = path.key(k);
         errs.extend(resource_name(k, &p));
-        let standard = QUOTA_RESOURCES.contains(&k.as_str())
+        let standard = is_standard_quota_resource(k)
             || k.starts_with("hugepages-")
             || k.starts_with("requests.hugepages-");
         if !k.contains('/') && !standard {

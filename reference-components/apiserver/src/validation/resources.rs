@@ -24,7 +24,7 @@ fn overcommit_allowed(name: &str) -> bool {
     is_native(name) && !is_hugepages(name)
 }
 
-const STANDARD_RESOURCES: &[&str] = &[
+pub(super) const STANDARD_RESOURCES: &[&str] = &[
     "configmaps",
     "cpu",
     "ephemeral-storage",
