@@ -213,6 +213,11 @@ impl FaultProxy {
         lock(&self.shared.faults).push(fault);
     }
 
+    /// Withdraw every injected fault not used up yet.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Seen> {
         lock(&self.shared.log).clone()
