@@ -45,8 +45,18 @@ where
         } = self;
         factory.start();
         tracing::info!(controller = %name, "waiting for caches to sync");
+        // Caches synced, and this controller's handlers handed every initial object (so the
+        // initial keys are all queued before the workers start, and collapse there).
+        let handlers_synced = async {
+            for registration in &registrations {
+                if !registration.wait_until_synced().await {
+                    return false;
+                }
+            }
+            true
+        };
         let synced = tokio::select! {
-            synced = factory.wait_for_cache_sync() => synced,
+            synced = async { factory.wait_for_cache_sync().await && handlers_synced.await } => synced,
             _ = shutdown.cancelled() => false,
         };
         if synced {

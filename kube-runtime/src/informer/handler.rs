@@ -1,10 +1,9 @@
 //! Event handlers and the listener that feeds each one from its own buffer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// Reacts to the changes an informer sees. Every method has an empty default.
@@ -159,17 +158,18 @@ impl<K: Send + Sync + 'static> Listener<K> {
         id: u64,
         handler: Arc<dyn EventHandler<K>>,
         options: &HandlerOptions,
-    ) -> (Self, Arc<AtomicBool>) {
+    ) -> (Self, watch::Receiver<bool>) {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let synced = Arc::new(AtomicBool::new(false));
-        let flag = synced.clone();
+        let (flag, synced) = watch::channel(false);
         tokio::spawn(async move {
             while let Some(n) = rx.recv().await {
                 match n {
                     Notification::Add(obj, initial) => handler.on_add(&obj, initial),
                     Notification::Update(old, new) => handler.on_update(&old, &new),
                     Notification::Delete(obj, unknown) => handler.on_delete(&obj, unknown),
-                    Notification::Synced => flag.store(true, Ordering::Release),
+                    Notification::Synced => {
+                        flag.send_replace(true);
+                    }
                 }
             }
         });

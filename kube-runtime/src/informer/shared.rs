@@ -93,7 +93,7 @@ struct Dispatch<K> {
 
 /// A handler's registration: whether it has received its initial state, and a way to remove it.
 pub struct HandlerRegistration {
-    synced: Arc<AtomicBool>,
+    synced: tokio::sync::watch::Receiver<bool>,
     informer_synced: Box<dyn Fn() -> bool + Send + Sync>,
     remove: Box<dyn Fn() + Send + Sync>,
 }
@@ -110,7 +110,13 @@ impl HandlerRegistration {
     /// Whether the informer has synced and this handler has been handed every object of the
     /// initial state.
     pub fn has_synced(&self) -> bool {
-        (self.informer_synced)() && self.synced.load(Ordering::Acquire)
+        (self.informer_synced)() && *self.synced.borrow()
+    }
+
+    /// Wait until [`has_synced`](Self::has_synced); false if the handler stopped before (its
+    /// informer went away).
+    pub async fn wait_until_synced(&self) -> bool {
+        self.synced.clone().wait_for(|synced| *synced).await.is_ok()
     }
 
     /// Stop calling the handler (notifications already queued may still be delivered).
