@@ -29,7 +29,9 @@ mod record;
 
 pub use config::{ConfigError, JITTER_FACTOR, LeaderElectionConfig};
 pub use elector::{HealthError, LeaderElector, Phase};
-pub use locks::{AnnotationLock, ConfigMapLock, EndpointsLock, LeaseLock, LockKind, MultiLock, ResourceLock};
+pub use locks::{
+    AnnotationLock, ConfigMapLock, EndpointsLock, LeaseLock, LockEvents, LockKind, MultiLock, ResourceLock,
+};
 pub use metrics::Metrics;
 pub use record::{LEADER_ANNOTATION, LeaderElectionRecord, UNKNOWN_LEADER};
 /// The token handed to `on_started_leading` (re-exported from `tokio-util`).

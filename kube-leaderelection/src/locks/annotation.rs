@@ -22,6 +22,7 @@ pub struct AnnotationLock<K> {
     name: String,
     identity: String,
     last: Mutex<Option<K>>,
+    events: Option<super::LockEvents>,
 }
 
 /// A lock in a ConfigMap's annotation.
@@ -49,7 +50,15 @@ where
             name: name.into(),
             identity: identity.into(),
             last: Mutex::new(None),
+            events: None,
         }
+    }
+
+    /// Also publish the transitions as Kubernetes Events about the lock object.
+    #[must_use]
+    pub fn with_events(mut self, events: super::LockEvents) -> Self {
+        self.events = Some(events);
+        self
     }
 
     fn remember(&self, obj: K) {
@@ -143,5 +152,14 @@ where
 
     fn describe(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    fn record_event(&self, event: &str) {
+        tracing::info!(lock = %self.describe(), identity = %self.identity, "{event}");
+        if let Some(events) = &self.events {
+            let last = self.last.lock().expect("lock cache poisoned");
+            let regarding = super::events::reference(last.as_ref(), &self.namespace, &self.name);
+            events.emit(regarding, &self.identity, event);
+        }
     }
 }

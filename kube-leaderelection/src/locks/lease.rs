@@ -19,6 +19,7 @@ pub struct LeaseLock {
     name: String,
     identity: String,
     last: Mutex<Option<Lease>>,
+    events: Option<super::LockEvents>,
 }
 
 impl LeaseLock {
@@ -30,7 +31,15 @@ impl LeaseLock {
             name: name.into(),
             identity: identity.into(),
             last: Mutex::new(None),
+            events: None,
         }
+    }
+
+    /// Also publish the transitions as Kubernetes Events about the lock object.
+    #[must_use]
+    pub fn with_events(mut self, events: super::LockEvents) -> Self {
+        self.events = Some(events);
+        self
     }
 
     fn remember(&self, lease: Lease) {
@@ -135,5 +144,14 @@ impl ResourceLock for LeaseLock {
 
     fn describe(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    fn record_event(&self, event: &str) {
+        tracing::info!(lock = %self.describe(), identity = %self.identity, "{event}");
+        if let Some(events) = &self.events {
+            let last = self.last.lock().expect("lock cache poisoned");
+            let regarding = super::events::reference(last.as_ref(), &self.namespace, &self.name);
+            events.emit(regarding, &self.identity, event);
+        }
     }
 }

@@ -5,10 +5,12 @@
 //! successful write), so a concurrent writer makes it fail with [`Error::Conflict`].
 
 mod annotation;
+mod events;
 mod lease;
 mod multi;
 
 pub use annotation::{AnnotationLock, ConfigMapLock, EndpointsLock};
+pub use events::LockEvents;
 pub use lease::{LeaseLock, lease_spec_to_record, record_to_lease_spec};
 pub use multi::MultiLock;
 
@@ -109,7 +111,8 @@ pub trait ResourceLock: Send + Sync {
     fn identity(&self) -> &str;
     /// A human-readable name of the lock, `namespace/name`.
     fn describe(&self) -> String;
-    /// Record an event such as "became leader" (client-go emits a Kubernetes Event; we log).
+    /// Record an event such as "became leader": logged, and published as a Kubernetes Event
+    /// about the lock object when the lock has [`LockEvents`].
     fn record_event(&self, event: &str) {
         tracing::info!(lock = %self.describe(), identity = %self.identity(), "{event}");
     }
