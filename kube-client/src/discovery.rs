@@ -4,11 +4,15 @@
 //! (concurrently) and keeps the answer; [`Discovery::refresh`] reads it again. Resolving a
 //! kind, plural, singular or short name (`deploy`, `deployments.apps`, `Deployment`) gives the
 //! [`ApiResource`] to address it and its [`ApiCapabilities`] (scope, verbs, subresources).
+//!
+//! As client-go's discovery, one failing group-version (an aggregated API that is down, a CRD
+//! deleted meanwhile) does not fail the whole: the others are read, and the failures are kept in
+//! [`Discovery::failures`]. Only `/api` and `/apis` themselves must answer.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, APIResourceList, APIVersions};
 use tokio::time::Instant;
 
@@ -70,6 +74,7 @@ impl ApiGroup {
 pub struct Discovery {
     client: Client,
     groups: BTreeMap<String, ApiGroup>,
+    failures: BTreeMap<String, std::sync::Arc<Error>>,
     fetched_at: Option<Instant>,
 }
 
@@ -79,6 +84,7 @@ impl Discovery {
         Self {
             client,
             groups: BTreeMap::new(),
+            failures: BTreeMap::new(),
             fetched_at: None,
         }
     }
@@ -89,7 +95,8 @@ impl Discovery {
         Ok(self)
     }
 
-    /// Read everything again.
+    /// Read everything again. Fails only when `/api` or `/apis` cannot be read; a group-version
+    /// that cannot be read is left without resources and listed in [`failures`](Self::failures).
     pub async fn refresh(&mut self) -> Result<()> {
         let core: APIVersions = self.client.request(get("/api")?).await?;
         let apis: APIGroupList = self.client.request(get("/apis")?).await?;
@@ -131,21 +138,39 @@ impl Discovery {
             );
         }
         let client = &self.client;
-        let lists: Vec<(String, String, APIResourceList)> = futures::stream::iter(wanted)
+        let answers: Vec<(String, String, Result<APIResourceList>)> = futures::stream::iter(wanted)
             .map(|(group, version, path)| async move {
-                let list: APIResourceList = client.request(get(&path)?).await?;
-                Ok::<_, Error>((group, version, list))
+                let list = match get(&path) {
+                    Ok(request) => client.request::<APIResourceList>(request).await,
+                    Err(e) => Err(e.into()),
+                };
+                (group, version, list)
             })
             .buffer_unordered(8)
-            .try_collect()
-            .await?;
-        for (group, version, list) in lists {
+            .collect()
+            .await;
+        let mut failures = BTreeMap::new();
+        for (group, version, list) in answers {
+            let list = match list {
+                Ok(list) => list,
+                Err(error) => {
+                    let gv = if group.is_empty() {
+                        version
+                    } else {
+                        format!("{group}/{version}")
+                    };
+                    tracing::warn!(group_version = %gv, %error, "discovery of a group-version failed");
+                    failures.insert(gv, std::sync::Arc::new(error));
+                    continue;
+                }
+            };
             let resources = parse_resource_list(&group, &version, &list);
             if let Some(g) = groups.get_mut(&group) {
                 g.resources.insert(version, resources);
             }
         }
         self.groups = groups;
+        self.failures = failures;
         self.fetched_at = Some(Instant::now());
         Ok(())
     }
@@ -156,6 +181,13 @@ impl Discovery {
             self.refresh().await?;
         }
         Ok(())
+    }
+
+    /// The group-versions (`apps/v1`, `v1`) the last refresh could not read, with why. Their
+    /// groups are listed without resources for those versions.
+    #[doc(alias = "ErrGroupDiscoveryFailed")]
+    pub fn failures(&self) -> &BTreeMap<String, std::sync::Arc<Error>> {
+        &self.failures
     }
 
     /// Every group, the core group (`""`) first.

@@ -187,7 +187,7 @@ async fn refresh_reads_everything_again_only_when_asked_or_stale() {
 }
 
 #[tokio::test]
-async fn discovery_survives_a_503_and_reports_other_failures() {
+async fn discovery_survives_a_503_and_reports_failing_group_versions() {
     let server = Server::start().await;
     server
         .proxy
@@ -200,14 +200,34 @@ async fn discovery_survives_a_503_and_reports_other_failures() {
         "retried once"
     );
 
+    assert!(discovery.failures().is_empty());
+
+    // A group-version that keeps failing is left out, the rest is served, and the failure is
+    // reported (client-go's ErrGroupDiscoveryFailed).
     server
         .proxy
         .inject(Fault::raw(500, "text/plain", "aggregated api down").on(Method::GET, "/apis/apps/v1"));
-    let err = Discovery::new(server.client()).run().await.unwrap_err();
+    let discovery = Discovery::new(server.client()).run().await.unwrap();
+    let failures = discovery.failures();
+    assert_eq!(failures.keys().collect::<Vec<_>>(), ["apps/v1"]);
     assert_eq!(
-        err.status().map(|s| (s.code, s.message.as_str())),
+        failures["apps/v1"].status().map(|s| (s.code, s.message.as_str())),
         Some((500, "aggregated api down"))
     );
+    assert!(discovery.resolve("deploy").is_none(), "apps/v1 is unknown");
+    assert!(discovery.resolve("pods").is_some(), "the core group is there");
+    assert!(
+        discovery
+            .group("apps")
+            .is_some_and(|g| g.preferred_resources().is_empty())
+    );
+
+    // /apis itself must answer.
+    server
+        .proxy
+        .inject(Fault::raw(500, "text/plain", "down").on(Method::GET, "/apis"));
+    let err = Discovery::new(server.client()).run().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.code), Some(500));
 }
 
 #[tokio::test]
