@@ -142,7 +142,7 @@ impl Discovery {
             .map(|(group, version, path)| async move {
                 let list = match get(&path) {
                     Ok(request) => client.request::<APIResourceList>(request).await,
-                    Err(e) => Err(e.into()),
+                    Err(e) => Err(e),
                 };
                 (group, version, list)
             })
