@@ -369,6 +369,67 @@ async fn exec_plugin_client_certificates_are_used_for_tls() {
 }
 
 #[tokio::test]
+async fn a_rotated_exec_certificate_opens_new_connections() {
+    let ca = Ca::new("test-ca");
+    let server = ca.issue("apiserver", &["127.0.0.1"]);
+    let bob = ca.issue("bob", &["bob"]);
+    let alice = ca.issue("alice", &["alice"]);
+    let mut options = server_options(&server);
+    options.require_client_cert_from = Some(&ca);
+    options.known_clients = vec![
+        (bob.cert_der.clone(), "bob".into()),
+        (alice.cert_der.clone(), "alice".into()),
+    ];
+    let addr = serve(options).await;
+
+    // A plugin whose credential is always expired, so every request runs it: odd runs return
+    // bob's certificate, even runs alice's.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, id) in [("1", &bob), ("0", &alice)] {
+        let credential = serde_json::json!({
+            "apiVersion": EXEC_V1,
+            "kind": "ExecCredential",
+            "status": {
+                "clientCertificateData": id.cert_pem,
+                "clientKeyData": id.key_pem,
+                "expirationTimestamp": "2000-01-01T00:00:00Z",
+            },
+        });
+        std::fs::write(
+            dir.path().join(format!("credential-{name}.json")),
+            credential.to_string(),
+        )
+        .unwrap();
+    }
+    let plugin = dir.path().join("plugin.sh");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\nd=\"$(dirname \"$0\")\"\nn=$(cat \"$d/count\" 2>/dev/null || echo 0)\nn=$((n + 1))\necho $n > \"$d/count\"\ncat \"$d/credential-$((n % 2)).json\"\n",
+    )
+    .unwrap();
+    let mut config = config_for(addr, Some(&ca));
+    config.auth_info = AuthInfo {
+        exec: Some(ExecConfig {
+            api_version: Some(EXEC_V1.into()),
+            command: "sh".into(),
+            args: vec![plugin.display().to_string()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let client = kube_client::Client::new(config).unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let request = http::Request::get("/").body(Vec::new()).unwrap();
+        let seen: serde_json::Value = client.request(request).await.unwrap();
+        clients.push(seen["client"].as_str().unwrap().to_string());
+    }
+    // Each rotation is presented on a fresh connection, not the pooled one of the old
+    // certificate.
+    assert_eq!(clients, ["bob", "alice", "bob", "alice"]);
+}
+
+#[tokio::test]
 async fn exec_failures_are_reported_with_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let plugin = dir.path().join("fail.sh");

@@ -46,7 +46,10 @@ pub struct Client {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    /// The HTTP client and the client-certificate generation its connections were opened with.
+    http: parking_lot::RwLock<(u64, reqwest::Client)>,
+    /// Builds a fresh HTTP client (a new connection pool) with the same settings.
+    build_http: Box<dyn Fn() -> Result<reqwest::Client> + Send + Sync>,
     base: String,
     default_namespace: String,
     auth: Auth,
@@ -76,28 +79,17 @@ impl Client {
     /// A client for `config`.
     pub fn new(config: Config) -> Result<Self> {
         let auth = Auth::new(&config.auth_info)?;
-        let tls = tls::rustls_config(&config, auth.client_cert_resolver())?;
-        let user_agent = config
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| format!("kube-client/{}", env!("CARGO_PKG_VERSION")));
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .user_agent(user_agent)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90));
-        if let Some(t) = config.connect_timeout {
-            builder = builder.connect_timeout(t);
-        }
-        builder = match &config.proxy_url {
-            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.to_string()).map_err(Error::BuildClient)?),
-            None => builder.no_proxy(),
+        let build_http = {
+            let config = config.clone();
+            let resolver = auth.client_cert_resolver();
+            move || http_client(&config, resolver.clone())
         };
-        let http = builder.build().map_err(Error::BuildClient)?;
+        let http = build_http()?;
         let base = config.cluster_url.to_string().trim_end_matches('/').to_string();
         Ok(Self {
             inner: Arc::new(Inner {
-                http,
+                http: parking_lot::RwLock::new((auth.client_certificate_generation(), http)),
+                build_http: Box::new(build_http),
                 base,
                 default_namespace: config.default_namespace.clone(),
                 auth,
@@ -114,6 +106,25 @@ impl Client {
     /// A client from [`Config::infer`].
     pub async fn try_default() -> Result<Self> {
         Self::new(Config::infer().await?)
+    }
+
+    /// The HTTP client to send with: rebuilt (a fresh connection pool) when an exec plugin has
+    /// rotated the client certificate since, because pooled connections keep the certificate
+    /// they were opened with (client-go closes all connections then).
+    fn http(&self) -> Result<reqwest::Client> {
+        let generation = self.inner.auth.client_certificate_generation();
+        {
+            let current = self.inner.http.read();
+            if current.0 == generation {
+                return Ok(current.1.clone());
+            }
+        }
+        let mut current = self.inner.http.write();
+        if current.0 != generation {
+            tracing::debug!(generation, "client certificate rotated: opening new connections");
+            *current = (generation, (self.inner.build_http)()?);
+        }
+        Ok(current.1.clone())
     }
 
     /// The namespace `Api::default_namespaced` uses.
@@ -190,13 +201,14 @@ impl Client {
             if let Some(value) = self.inner.auth.authorization().await? {
                 req.headers_mut().insert(AUTHORIZATION, value);
             }
+            let http = self.http()?;
             if let (false, Some(t)) = (streaming, self.inner.read_timeout) {
                 *req.timeout_mut() = Some(t);
             }
             if !body.is_empty() {
                 *req.body_mut() = Some(body.clone().into());
             }
-            let failure = match self.inner.http.execute(req).await {
+            let failure = match http.execute(req).await {
                 Ok(resp) => {
                     let code = resp.status().as_u16();
                     if code == 401 && !reauthenticated && self.inner.auth.invalidate() {
@@ -367,4 +379,30 @@ fn decode<T: DeserializeOwned>(label: &Label, bytes: &[u8]) -> Result<T> {
         body: String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned(),
         source,
     })
+}
+
+/// The HTTP client for `config`: TLS with `client_cert` as the certificate source, the user
+/// agent, timeouts and proxy.
+fn http_client(
+    config: &Config,
+    client_cert: Option<Arc<dyn rustls::client::ResolvesClientCert>>,
+) -> Result<reqwest::Client> {
+    let tls = tls::rustls_config(config, client_cert)?;
+    let user_agent = config
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| format!("kube-client/{}", env!("CARGO_PKG_VERSION")));
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .user_agent(user_agent)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90));
+    if let Some(t) = config.connect_timeout {
+        builder = builder.connect_timeout(t);
+    }
+    builder = match &config.proxy_url {
+        Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.to_string()).map_err(Error::BuildClient)?),
+        None => builder.no_proxy(),
+    };
+    builder.build().map_err(Error::BuildClient)
 }
