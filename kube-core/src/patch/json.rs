@@ -130,13 +130,27 @@ fn apply_operation(doc: &mut Value, operation: &PatchOperation) -> Result<(), Fa
         }
         PatchOperation::Test(op) => {
             let path = op.path.as_str();
-            let found = resolve_mut(doc, &parse_pointer(path)?, path)?;
-            if !json_equal(found, &op.value) {
+            let found = test_target(doc, &parse_pointer(path)?, path)?;
+            if !json_equal(found.unwrap_or(&Value::Null), &op.value) {
                 return Err(Failure::TestFailed);
             }
         }
     }
     Ok(())
+}
+
+/// The value a `test` compares, as Kubernetes' JSON patch library (evanphx/json-patch) finds it:
+/// the parent must exist, but a missing member of an existing object reads as `null` (`None`),
+/// so that `{"op": "test", "path": "/metadata/labels/x", "value": null}` passes when `x` is
+/// absent. A missing parent or an array index out of bounds is an error, as there.
+fn test_target<'a>(doc: &'a mut Value, tokens: &[String], path: &str) -> Result<Option<&'a Value>, String> {
+    let Some((last, parent)) = tokens.split_last() else {
+        return Ok(Some(doc));
+    };
+    match resolve_mut(doc, parent, path)? {
+        Value::Object(map) => Ok(map.get(last.as_str())),
+        other => resolve_mut(other, std::slice::from_ref(last), path).map(|v| Some(&*v)),
+    }
 }
 
 /// `add`: set an object member, insert into an array (`-` appends), or replace the root.
@@ -523,9 +537,14 @@ mod tests {
                 "\"from\"",
             ),
             (
-                json!({"op": "test", "path": "/x", "value": 1}),
+                json!({"op": "test", "path": "/x/y", "value": 1}),
                 "test",
                 "does not exist",
+            ),
+            (
+                json!({"op": "test", "path": "/l/1", "value": null}),
+                "test",
+                "out of bounds",
             ),
         ];
         for (op, name, needle) in cases {
@@ -534,6 +553,28 @@ mod tests {
             assert_eq!(op, name);
             assert!(reason.contains(needle), "{reason}");
         }
+    }
+
+    #[test]
+    fn test_reads_a_missing_member_as_null_like_evanphx_json_patch() {
+        let doc = json!({"metadata": {"labels": {"a": "1"}, "n": null}});
+        let ok = |ops: Value| apply(doc.clone(), ops);
+        // A missing member of an existing object is null: `test` against null passes...
+        assert_eq!(
+            ok(json!([{"op": "test", "path": "/metadata/labels/b", "value": null}])).unwrap(),
+            doc
+        );
+        assert!(ok(json!([{"op": "test", "path": "/metadata/annotations", "value": null}])).is_ok());
+        assert!(ok(json!([{"op": "test", "path": "/metadata/n", "value": null}])).is_ok());
+        // ...and against anything else fails as a test (not as a missing path).
+        let err = ok(json!([{"op": "test", "path": "/metadata/labels/b", "value": "1"}])).unwrap_err();
+        assert!(matches!(err, PatchError::TestFailed { index: 0, .. }), "{err:?}");
+        // A present value is not null.
+        let err = ok(json!([{"op": "test", "path": "/metadata/labels/a", "value": null}])).unwrap_err();
+        assert!(matches!(err, PatchError::TestFailed { .. }), "{err:?}");
+        // The parent must exist.
+        let err = ok(json!([{"op": "test", "path": "/spec/x", "value": null}])).unwrap_err();
+        assert_eq!(reason(err).1, "test");
     }
 
     #[test]

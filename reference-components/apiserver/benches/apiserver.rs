@@ -680,6 +680,7 @@ async fn list_latencies(server: &TestServer, sizes: &Sizes) {
 fn create_path_profile(state: &ApiState, iterations: usize, runs: &[CreateRun]) {
     let def = state
         .registry
+        .load()
         .get("", "v1", "pods")
         .expect("pods are registered")
         .clone();

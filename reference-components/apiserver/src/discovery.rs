@@ -60,12 +60,9 @@ pub fn group(registry: &Registry, name: &str) -> Option<Value> {
     Some(v)
 }
 
-fn subresource_kind(
-    def: &ResourceDef,
-    sub: Subresource,
-) -> (&'static str, Option<(&'static str, &'static str)>) {
+fn subresource_kind(def: &ResourceDef, sub: Subresource) -> (&str, Option<(&'static str, &'static str)>) {
     match sub {
-        Subresource::Status | Subresource::Finalize => (def.kind, None),
+        Subresource::Status | Subresource::Finalize => (&def.kind, None),
         Subresource::Scale => ("Scale", Some(("autoscaling", "v1"))),
         Subresource::Binding => ("Binding", None),
         Subresource::Eviction => ("Eviction", Some(("policy", "v1"))),
@@ -98,7 +95,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             r["categories"] = json!(d.categories);
         }
         resources.push(r);
-        for sub in d.subresources {
+        for sub in &d.subresources {
             let (kind, gv) = subresource_kind(d, *sub);
             let mut s = json!({
                 "name": format!("{}/{}", d.plural, sub.name()),

@@ -2,6 +2,8 @@
 //!
 //! ```sh
 //! ref-apiserver --listen 127.0.0.1:6443 --storage embedded --data-dir ./data --write-kubeconfig ./kubeconfig
+//! # several of these can serve one cluster (built with `--features etcd`):
+//! ref-apiserver --listen 127.0.0.1:6443 --storage etcd --etcd-servers http://127.0.0.1:2379
 //! ```
 
 use std::net::SocketAddr;
@@ -18,6 +20,9 @@ enum Backend {
     Embedded,
     /// In memory, gone with the process.
     Memory,
+    /// A real etcd cluster (`--etcd-servers`); several apiservers may share it. Needs a build
+    /// with the `etcd` feature.
+    Etcd,
 }
 
 /// The reference Kubernetes apiserver.
@@ -42,6 +47,82 @@ struct Args {
     /// Concurrent non-watch requests before answering 429.
     #[arg(long, default_value_t = 400)]
     max_requests_inflight: usize,
+    #[command(flatten)]
+    etcd: EtcdArgs,
+}
+
+/// The flags of `--storage etcd`, named as kube-apiserver's.
+#[derive(Debug, clap::Args)]
+#[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+struct EtcdArgs {
+    /// etcd client URLs, comma-separated (`--storage etcd`).
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    etcd_servers: Vec<String>,
+    /// Prefix of every key in etcd (`/registry/...` keys are stored under it). Empty: none.
+    #[arg(long, default_value = "")]
+    etcd_prefix: String,
+    /// CA file that signed etcd's certificate (for `https://` servers).
+    #[arg(long)]
+    etcd_cafile: Option<PathBuf>,
+    /// Client certificate for etcd.
+    #[arg(long)]
+    etcd_certfile: Option<PathBuf>,
+    /// Client key for etcd.
+    #[arg(long)]
+    etcd_keyfile: Option<PathBuf>,
+    /// How often to compact etcd's history, keeping one interval of it (`0`: never), as
+    /// kube-apiserver's flag: `300s`, `5m`, `1h`.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    etcd_compaction_interval: std::time::Duration,
+    /// How long an etcd request may take before the apiserver answers 503.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    etcd_request_timeout: std::time::Duration,
+}
+
+/// `90s`, `5m`, `1h`, `500ms`, or `0`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "" if n == 0 => 0,
+        _ => return Err(format!("invalid duration {s:?} (use ms, s, m or h)")),
+    };
+    Ok(std::time::Duration::from_millis(n * ms))
+}
+
+#[cfg(feature = "etcd")]
+async fn open_etcd(
+    args: &EtcdArgs,
+) -> Result<std::sync::Arc<dyn storage::Storage>, Box<dyn std::error::Error>> {
+    use storage::etcd::{EtcdConfig, EtcdTls};
+    let tls = (args.etcd_cafile.is_some() || args.etcd_certfile.is_some()).then(|| EtcdTls {
+        ca_file: args.etcd_cafile.clone(),
+        cert_file: args.etcd_certfile.clone(),
+        key_file: args.etcd_keyfile.clone(),
+    });
+    let config = EtcdConfig {
+        endpoints: args.etcd_servers.clone(),
+        prefix: args.etcd_prefix.clone(),
+        request_timeout: args.etcd_request_timeout,
+        tls,
+        ..EtcdConfig::default()
+    };
+    let compaction = storage::etcd::compaction_policy(args.etcd_compaction_interval);
+    Ok(storage::etcd::open(config, compaction).await?)
+}
+
+#[cfg(not(feature = "etcd"))]
+async fn open_etcd(_: &EtcdArgs) -> Result<std::sync::Arc<dyn storage::Storage>, Box<dyn std::error::Error>> {
+    Err(
+        "--storage etcd: this ref-apiserver was built without the `etcd` feature \
+         (cargo build -p reference-apiserver --features etcd)"
+            .into(),
+    )
 }
 
 #[tokio::main]
@@ -61,14 +142,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     let kind = match args.storage {
-        Backend::Embedded => StorageKind::Embedded,
-        Backend::Memory => StorageKind::Memory,
+        Backend::Embedded => Some(StorageKind::Embedded),
+        Backend::Memory => Some(StorageKind::Memory),
+        Backend::Etcd => None,
     };
-    if matches!(kind, StorageKind::Embedded) {
+    if matches!(kind, Some(StorageKind::Embedded)) {
         std::fs::create_dir_all(&args.data_dir)
             .map_err(|e| format!("cannot create data directory {}: {e}", args.data_dir.display()))?;
     }
-    let storage = storage::open(kind, &args.data_dir)?;
+    let storage = match kind {
+        Some(kind) => storage::open(kind, &args.data_dir)?,
+        None => open_etcd(&args.etcd).await?,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -210,4 +210,7 @@ impl Storage for InstrumentedStorage {
         self.metrics.observe_storage("compact", t);
         r
     }
+    fn health_check_name(&self) -> &'static str {
+        self.inner.health_check_name()
+    }
 }

@@ -99,12 +99,17 @@ pub fn from_storage(bytes: &[u8], rv: Revision) -> Result<Value, serde_json::Err
     Ok(obj)
 }
 
-/// Everything but `metadata` and `status`: what a change of bumps `generation`.
-pub fn spec_part(obj: &Value) -> Map<String, Value> {
+/// What a change of bumps `generation`: everything but `metadata` (and `status`, when the
+/// status is written through its own subresource).
+pub fn spec_part(obj: &Value, status_apart: bool) -> Map<String, Value> {
     obj.as_object()
         .map(|m| {
             m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                .filter(|(k, _)| match k.as_str() {
+                    "metadata" | "apiVersion" | "kind" => false,
+                    "status" => !status_apart,
+                    _ => true,
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })

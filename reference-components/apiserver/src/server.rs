@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use crate::allocator::{Cidr, ServiceAllocator};
 use crate::handlers::{self, Ctx, RequestInfo, bytes_response, status_response};
 use crate::metrics::{InstrumentedStorage, Metrics};
-use crate::registry::Registry;
+use crate::registry::{Registry, SharedRegistry};
 use crate::storage::Storage;
 use crate::watch_cache::WatchCache;
 use crate::{discovery, object};
@@ -103,8 +103,8 @@ pub struct ApiState {
     pub storage: Arc<dyn Storage>,
     /// The watch cache.
     pub cache: WatchCache,
-    /// Served resources.
-    pub registry: Arc<Registry>,
+    /// Served resources (built-in, and custom ones as CRDs come and go).
+    pub registry: SharedRegistry,
     /// Service IP and port allocation.
     pub services: ServiceAllocator,
     /// Metrics.
@@ -133,13 +133,18 @@ impl std::fmt::Debug for ApiState {
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 impl ApiState {
-    /// Build the state over `storage`: start the watch cache, restore allocations, create the
-    /// system namespaces.
+    /// Build the state over `storage`: start the watch cache, restore allocations, serve the
+    /// established CustomResourceDefinitions, create the system namespaces, and start the CRD
+    /// loop (see [`crate::apiextensions`]).
     pub async fn new(storage: Arc<dyn Storage>, config: ServerConfig) -> Result<Arc<Self>, Status> {
         let metrics = Metrics::default();
         let storage: Arc<dyn Storage> = Arc::new(InstrumentedStorage::new(storage, metrics.clone()));
-        let registry = Arc::new(Registry::builtin());
-        let cache = WatchCache::start(storage.clone(), &registry, config.watch_history)
+        let builtin = Registry::builtin();
+        let cache = WatchCache::start(storage.clone(), &builtin, config.watch_history)
+            .await
+            .map_err(handlers::internal)?;
+        let registry = SharedRegistry::new(builtin);
+        let lifetimes = crate::apiextensions::restore(&storage, &registry)
             .await
             .map_err(handlers::internal)?;
         let services = ServiceAllocator::new(config.service_cidr);
@@ -167,7 +172,7 @@ impl ApiState {
                 }
             }
         }
-        Ok(Arc::new(Self {
+        let state = Arc::new(Self {
             storage,
             cache,
             registry,
@@ -178,7 +183,9 @@ impl ApiState {
             authz: Arc::new(AlwaysAllow),
             config,
             shutdown: tokio_util::sync::CancellationToken::new(),
-        }))
+        });
+        crate::apiextensions::start(&state, lifetimes);
+        Ok(state)
     }
 }
 
@@ -253,14 +260,10 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     if let Err(s) = state.authz.authorize(&user, &info) {
         return status_response(&s);
     }
-    let Some(def) = state
-        .registry
-        .get(&info.group, &info.version, &info.resource)
-        .cloned()
-    else {
+    let registry = state.registry.load();
+    let Some(def) = registry.get(&info.group, &info.version, &info.resource).cloned() else {
         // An unserved group-version is not an API at all: kube-apiserver's plain-text 404.
-        let served = state
-            .registry
+        let served = registry
             .all()
             .iter()
             .any(|d| d.group == info.group && d.version == info.version);
@@ -285,13 +288,14 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
             ),
         ));
     }
-    if def.namespaced
+    let unscoped = def.namespaced
         && info.namespace.is_none()
         && !matches!(
             info.verb,
             handlers::Verb::List | handlers::Verb::Watch | handlers::Verb::DeleteCollection
-        )
-    {
+        );
+    // A cluster-scoped resource has no namespaced path.
+    if unscoped || (!def.namespaced && info.namespace.is_some()) {
         return status_response(&not_found_path(&path));
     }
     let body = match axum::body::to_bytes(body, handlers::MAX_BODY + 1).await {
@@ -322,6 +326,28 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     resp
 }
 
+/// `/readyz`: `ok` while storage answers a revision read within 2 seconds; otherwise 500 with
+/// kube-apiserver's check listing (`[-]etcd failed: ...`, `readyz check failed`), so that a
+/// load balancer sends requests to the apiservers whose storage is reachable.
+async fn readyz(state: &ApiState) -> Response {
+    let name = state.storage.health_check_name();
+    let check = tokio::time::timeout(std::time::Duration::from_secs(2), state.storage.revision()).await;
+    let failure = match check {
+        Ok(Ok(_)) => return ok_text("ok"),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 2s".to_owned(),
+    };
+    let mut r = Response::new(Body::from(format!(
+        "[+]ping ok\n[-]{name} failed: {failure}\nreadyz check failed\n"
+    )));
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
 async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return status_response(&Status::failure(
@@ -330,10 +356,12 @@ async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response
             "the server does not allow this method on the requested resource",
         ));
     }
+    let registry = state.registry.load();
     let trimmed = path.trim_end_matches('/');
     let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
     let doc = match parts.as_slice() {
-        ["healthz"] | ["livez"] | ["readyz"] => return ok_text("ok"),
+        ["healthz"] | ["livez"] => return ok_text("ok"),
+        ["readyz"] => return readyz(state).await,
         ["metrics"] => {
             let mut r = bytes_response(StatusCode::OK, state.metrics.encode());
             r.headers_mut().insert(
@@ -344,10 +372,10 @@ async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response
         }
         ["version"] => Some(discovery::version()),
         ["api"] => Some(discovery::core_versions(&state.config.advertise.to_string())),
-        ["api", v] => discovery::resource_list(&state.registry, "", v),
-        ["apis"] => Some(discovery::group_list(&state.registry)),
-        ["apis", g] => discovery::group(&state.registry, g),
-        ["apis", g, v] => discovery::resource_list(&state.registry, g, v),
+        ["api", v] => discovery::resource_list(&registry, "", v),
+        ["apis"] => Some(discovery::group_list(&registry)),
+        ["apis", g] => discovery::group(&registry, g),
+        ["apis", g, v] => discovery::resource_list(&registry, g, v),
         _ => None,
     };
     match doc {

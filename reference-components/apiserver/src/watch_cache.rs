@@ -2,7 +2,9 @@
 //! watch, so that a thousand watchers (and every `resourceVersion=0` list) cost no storage work.
 //!
 //! Like kube-apiserver's cacher: at start the cache lists everything under `/registry/` and
-//! watches from that revision. Each event is decoded once: the object is stamped with its
+//! watches from that revision. Each resource prefix ([`resource_prefix`]) has its own cache,
+//! created at start for the built-in resources and on first use for the others (custom
+//! resources, whose CRDs come and go). Each event is decoded once: the object is stamped with its
 //! resourceVersion and serialised, and the labels and selectable fields are extracted, so that
 //! serving it to any number of watchers is a filter and a byte copy.
 //!
@@ -109,7 +111,37 @@ struct ResourceCache {
 struct State {
     history_limit: usize,
     revision: Revision,
+    /// The revision the state was listed at: every event after it is in the histories.
+    loaded_at: Revision,
     resources: HashMap<String, ResourceCache>,
+}
+
+impl State {
+    /// The cache of `prefix`, created empty when the resource has had no object yet (custom
+    /// resources come and go at run time).
+    fn resource_mut(&mut self, prefix: &str, fields: &HashMap<String, Fields>) -> &mut ResourceCache {
+        let history_from = self.loaded_at;
+        self.resources.entry(prefix.to_string()).or_insert_with(|| {
+            let (tx, _) = broadcast::channel(WATCHER_BUFFER);
+            ResourceCache {
+                fields: fields_for(fields, prefix),
+                objects: BTreeMap::new(),
+                history: VecDeque::new(),
+                history_from,
+                tx,
+            }
+        })
+    }
+}
+
+/// The selectable fields of `prefix`: those the registry declared, else name and namespace.
+fn fields_for(fields: &HashMap<String, Fields>, prefix: &str) -> Fields {
+    fields.get(prefix).cloned().unwrap_or_else(|| {
+        Arc::new(vec![
+            ("metadata.name".into(), String::new()),
+            ("metadata.namespace".into(), String::new()),
+        ])
+    })
 }
 
 /// The cache of every registered resource.
@@ -171,19 +203,18 @@ fn cache_object(
     }))
 }
 
-fn prefix_of<'a>(prefixes: &'a HashMap<String, Fields>, key: &str) -> Option<&'a String> {
-    // `/registry/{resource}/...` or `/registry/{group}/{resource}/...`
+/// The resource prefix of a key: `/registry/{resource}/` for built-in resources, and
+/// `/registry/{group}/{resource}/` when the first segment is a group (it has a dot: custom
+/// resources, CustomResourceDefinitions).
+pub fn resource_prefix(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("/registry/")?;
-    let mut ends = rest.match_indices('/').map(|(i, _)| i);
-    let first = ends.next()?;
-    let one = &key[..("/registry/".len() + first + 1)];
-    if let Some((p, _)) = prefixes.get_key_value(one) {
-        return Some(p);
-    }
-    let second = ends.next()?;
-    prefixes
-        .get_key_value(&key[..("/registry/".len() + second + 1)])
-        .map(|(p, _)| p)
+    let first = rest.find('/')?;
+    let end = if rest[..first].contains('.') {
+        first + 1 + rest[first + 1..].find('/')?
+    } else {
+        first
+    };
+    Some(&key[..("/registry/".len() + end + 1)])
 }
 
 impl WatchCache {
@@ -238,37 +269,25 @@ impl WatchCache {
         prefixes: &HashMap<String, Fields>,
     ) -> Result<(State, Revision), CacheError> {
         let listed = storage.list("/registry/", &ListOptions::default()).await?;
-        let mut resources: HashMap<String, ResourceCache> = prefixes
-            .iter()
-            .map(|(p, fields)| {
-                let (tx, _) = broadcast::channel(WATCHER_BUFFER);
-                let rc = ResourceCache {
-                    fields: fields.clone(),
-                    objects: BTreeMap::new(),
-                    history: VecDeque::new(),
-                    history_from: listed.revision,
-                    tx,
-                };
-                (p.clone(), rc)
-            })
-            .collect();
+        let mut state = State {
+            history_limit: HISTORY_PER_RESOURCE,
+            revision: listed.revision,
+            loaded_at: listed.revision,
+            resources: HashMap::new(),
+        };
+        for p in prefixes.keys() {
+            state.resource_mut(p, prefixes);
+        }
         for kv in listed.items {
-            let Some(prefix) = prefix_of(prefixes, &kv.key) else {
+            let Some(prefix) = resource_prefix(&kv.key) else {
                 continue;
             };
-            let rc = resources.get_mut(prefix).expect("every prefix has a cache");
+            let rc = state.resource_mut(prefix, prefixes);
             if let Some(obj) = cache_object(&rc.fields, &kv.key, &kv.value, kv.mod_revision) {
                 rc.objects.insert(kv.key.clone(), obj);
             }
         }
-        Ok((
-            State {
-                history_limit: HISTORY_PER_RESOURCE,
-                revision: listed.revision,
-                resources,
-            },
-            listed.revision,
-        ))
+        Ok((state, listed.revision))
     }
 
     async fn follow(self, mut from: Revision, progress: watch::Sender<Revision>) {
@@ -312,12 +331,10 @@ impl WatchCache {
         let mut state = self.state.write();
         state.revision = state.revision.max(ev.revision());
         let limit = state.history_limit;
-        let Some(prefix) = prefix_of(&self.fields_by_prefix, &ev.kv.key) else {
+        let Some(prefix) = resource_prefix(&ev.kv.key) else {
             return;
         };
-        let Some(rc) = state.resources.get_mut(prefix) else {
-            return;
-        };
+        let rc = state.resource_mut(prefix, &self.fields_by_prefix);
         let Some(obj) = cache_object(&rc.fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision) else {
             tracing::warn!(key = %ev.kv.key, "undecodable object in storage; not cached");
             return;
@@ -373,10 +390,10 @@ impl WatchCache {
         prefix: &str,
     ) -> Result<(Revision, Vec<Arc<CachedObject>>), CacheError> {
         let state = self.state.read();
-        let rc = state
-            .resources
-            .get(resource_prefix)
-            .ok_or_else(|| CacheError::Unknown(resource_prefix.into()))?;
+        let Some(rc) = state.resources.get(resource_prefix) else {
+            // A resource without objects yet.
+            return Ok((state.revision, Vec::new()));
+        };
         let items = rc
             .objects
             .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
@@ -405,8 +422,8 @@ impl WatchCache {
         value: &[u8],
         rv: Revision,
     ) -> Option<Arc<CachedObject>> {
-        let fields = self.fields_by_prefix.get(resource_prefix)?;
-        cache_object(fields, key, value, rv)
+        let fields = fields_for(&self.fields_by_prefix, resource_prefix);
+        cache_object(&fields, key, value, rv)
     }
 
     /// Watch a resource: either the current state first (as creates, at the cache's revision)
@@ -416,6 +433,11 @@ impl WatchCache {
             && rv > self.revision()
         {
             self.wait_for(rv, Duration::from_secs(3)).await?;
+        }
+        if !self.state.read().resources.contains_key(resource_prefix) {
+            self.state
+                .write()
+                .resource_mut(resource_prefix, &self.fields_by_prefix);
         }
         let taken = {
             let state = self.state.read();
@@ -489,11 +511,7 @@ impl WatchCache {
                 },
                 other => CacheError::Storage(other),
             })?;
-        let fields = self
-            .fields_by_prefix
-            .get(resource_prefix)
-            .cloned()
-            .unwrap_or_default();
+        let fields = fields_for(&self.fields_by_prefix, resource_prefix);
         let stream = events.filter_map(move |ev| {
             let fields = fields.clone();
             async move {
@@ -549,4 +567,29 @@ pub enum WatchStart {
     Initial,
     /// With the changes after this revision.
     After(Revision),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_prefix;
+
+    #[test]
+    fn resource_prefixes_of_built_in_and_grouped_keys() {
+        assert_eq!(
+            resource_prefix("/registry/pods/default/web"),
+            Some("/registry/pods/")
+        );
+        assert_eq!(resource_prefix("/registry/nodes/n1"), Some("/registry/nodes/"));
+        assert_eq!(
+            resource_prefix("/registry/example.com/widgets/default/w"),
+            Some("/registry/example.com/widgets/")
+        );
+        assert_eq!(
+            resource_prefix("/registry/apiextensions.k8s.io/customresourcedefinitions/w.example.com"),
+            Some("/registry/apiextensions.k8s.io/customresourcedefinitions/")
+        );
+        assert_eq!(resource_prefix("/registry/example.com/widgets"), None);
+        assert_eq!(resource_prefix("/registry/pods"), None);
+        assert_eq!(resource_prefix("/other/pods/x"), None);
+    }
 }

@@ -258,6 +258,80 @@ async fn patches_of_every_kind() {
     );
 }
 
+/// JSON patches see the current `resourceVersion`, as kube-apiserver applies them: `test` passes
+/// when it matches and fails (422) when it does not, and a `replace` with a stale value is a
+/// precondition that fails with 409; a `test` of a missing member against `null` passes, as
+/// evanphx/json-patch reads a missing member as null.
+#[tokio::test]
+async fn json_patches_see_the_resource_version() {
+    let (_s, client) = setup().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = cms
+        .create(&PostParams::default(), &cm("a", &[("k", "v")]))
+        .await
+        .unwrap();
+    let rv = created.resource_version().unwrap();
+    let json = |ops: serde_json::Value| Patch::<()>::Json(serde_json::from_value(ops).unwrap());
+
+    let tested = cms
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &json(json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "test", "path": "/metadata/labels", "value": null},
+                {"op": "replace", "path": "/data/k", "value": "w"},
+            ])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tested.data.as_ref().unwrap()["k"], "w");
+    let new_rv = tested.resource_version().unwrap();
+    assert_ne!(new_rv, rv);
+
+    // The old resourceVersion no longer matches: the test fails.
+    let err = cms
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &json(json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "replace", "path": "/data/k", "value": "x"},
+            ])),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().unwrap().code, 422, "{err}");
+
+    // Replacing it with a stale value makes it the precondition: 409.
+    let err = cms
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &json(json!([
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "replace", "path": "/data/k", "value": "x"},
+            ])),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    // With the current value it applies.
+    let replaced = cms
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &json(json!([
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": new_rv},
+                {"op": "replace", "path": "/data/k", "value": "x"},
+            ])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.data.as_ref().unwrap()["k"], "x");
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["k"], "x");
+}
+
 #[tokio::test]
 async fn finalizers_and_graceful_pod_deletion() {
     let (_s, client) = setup().await;

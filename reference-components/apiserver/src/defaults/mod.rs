@@ -21,6 +21,7 @@
 //! assert_eq!(pod["x-custom"], 1);
 //! ```
 
+mod apiextensions;
 mod apps;
 mod corev1;
 mod other;
@@ -39,6 +40,7 @@ pub fn default(group: &str, kind: &str, obj: &mut Value) {
     match group {
         "" => corev1::default(kind, obj),
         "apps" => apps::default(kind, obj),
+        "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => apiextensions::crd(obj),
         _ => other::default(group, kind, obj),
     }
 }

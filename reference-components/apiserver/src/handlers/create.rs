@@ -22,6 +22,13 @@ pub async fn create(ctx: &Ctx) -> HandlerResult {
 /// Create `obj` (identity already checked): name, namespace, server-set metadata, status reset,
 /// typed decoding, defaults, validation, allocation, storage. Returns the served JSON.
 pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, Vec<String>), Status> {
+    if ctx.def.custom.as_ref().is_some_and(|c| c.terminating) {
+        return Err(Status::failure(
+            405,
+            kube_core::status::reason::METHOD_NOT_ALLOWED,
+            "create not allowed while custom resource definition is terminating",
+        ));
+    }
     {
         let meta = meta_mut(&mut obj);
         if meta
@@ -50,7 +57,7 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
                 }
                 None => {
                     return Err(Status::invalid(
-                        ctx.def.kind,
+                        &ctx.def.kind,
                         "",
                         vec![kube_core::status::StatusCause {
                             reason: "FieldValueRequired".into(),
@@ -79,12 +86,12 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
     let (obj, warnings) = decode_typed(ctx, obj)?;
     let mut obj = ctx.def.stored(obj);
     default_and_validate(ctx, &mut obj, None)?;
-    if ctx.def.group.is_empty() && ctx.def.kind == "Pod" {
+    if ctx.def.is("", "Pod") {
         set_pod_qos(&mut obj);
     }
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let key = ctx.def.key(ctx.namespace(), &name);
-    let allocated = if ctx.def.group.is_empty() && ctx.def.kind == "Service" {
+    let allocated = if ctx.def.is("", "Service") {
         Some(ctx.state.services.allocate(&mut obj)?)
     } else {
         None
@@ -98,7 +105,7 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
     }
     let bytes = to_storage(obj);
     match ctx.state.storage.create(&key, bytes.clone()).await {
-        Ok(kv) if ctx.def.conversion.is_none() => Ok((
+        Ok(kv) if !ctx.def.converts() => Ok((
             crate::object::served_bytes(&bytes, kv.mod_revision).map_err(internal)?,
             warnings,
         )),
@@ -134,6 +141,7 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
     };
     let obj: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
     if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        // kube-apiserver's NamespaceLifecycle admission, word for word.
         return Err(Status::failure(
             403,
             kube_core::status::reason::FORBIDDEN,
@@ -142,7 +150,18 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
                 ctx.def.qualified_plural(),
                 name
             ),
-        ));
+        )
+        .with_details(kube_core::status::StatusDetails {
+            name: name.to_string(),
+            group: ctx.def.group.to_string(),
+            kind: ctx.def.plural.to_string(),
+            causes: vec![kube_core::status::StatusCause {
+                reason: "NamespaceTerminating".into(),
+                message: format!("namespace {ns} is being terminated"),
+                field: "metadata.namespace".into(),
+            }],
+            ..Default::default()
+        }));
     }
     Ok(())
 }
@@ -153,7 +172,12 @@ fn reset_status(ctx: &Ctx, obj: &mut Value) {
         return;
     }
     let root = obj.as_object_mut().expect("object");
-    let status = match (ctx.def.group, ctx.def.kind) {
+    if ctx.def.is_custom() {
+        // A custom resource starts without status; its controller writes it.
+        root.remove("status");
+        return;
+    }
+    let status = match (ctx.def.group.as_ref(), ctx.def.kind.as_ref()) {
         ("", "Node") => return,
         ("", "Pod") => json!({"phase": "Pending"}),
         ("", "Namespace") => json!({"phase": "Active"}),

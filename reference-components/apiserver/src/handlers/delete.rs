@@ -87,10 +87,7 @@ impl DeleteOptions {
 /// The delete handler.
 pub async fn delete(ctx: &Ctx) -> HandlerResult {
     let opts = DeleteOptions::from_ctx(ctx)?;
-    if ctx.def.group.is_empty()
-        && ctx.def.kind == "Namespace"
-        && matches!(ctx.name(), "default" | "kube-system" | "kube-public")
-    {
+    if ctx.def.is("", "Namespace") && matches!(ctx.name(), "default" | "kube-system" | "kube-public") {
         return Err(Status::failure(
             403,
             kube_core::status::reason::FORBIDDEN,
@@ -102,8 +99,7 @@ pub async fn delete(ctx: &Ctx) -> HandlerResult {
     }
     let (obj, deleted) = delete_object(ctx, &ctx.key(), ctx.name(), &opts).await?;
     let obj = ctx.def.served(obj);
-    let returns_object =
-        !deleted || (ctx.def.group.is_empty() && matches!(ctx.def.kind, "Pod" | "Namespace"));
+    let returns_object = !deleted || ctx.def.is("", "Pod") || ctx.def.is("", "Namespace");
     if returns_object {
         return Ok(super::json(StatusCode::OK, &obj));
     }
@@ -177,8 +173,12 @@ pub async fn delete_object(
                 }
             }
         }
-        let is_pod = ctx.def.group.is_empty() && ctx.def.kind == "Pod";
-        let is_namespace = ctx.def.group.is_empty() && ctx.def.kind == "Namespace";
+        let is_pod = ctx.def.is("", "Pod");
+        let is_namespace = ctx.def.is("", "Namespace");
+        if ctx.def.is("apiextensions.k8s.io", "CustomResourceDefinition") {
+            // Its objects are deleted first, behind the cleanup finalizer.
+            crate::apiextensions::prepare_delete(&mut next);
+        }
         let grace = if is_pod
             && current
                 .pointer("/spec/nodeName")
@@ -257,7 +257,7 @@ pub async fn delete_object(
         }
         match ctx.state.storage.delete(key, Some(kv.mod_revision)).await {
             Ok(gone) => {
-                if ctx.def.group.is_empty() && ctx.def.kind == "Service" {
+                if ctx.def.is("", "Service") {
                     ctx.state.services.release_object(&current);
                 }
                 return Ok((

@@ -31,7 +31,7 @@ pub async fn get(ctx: &Ctx) -> HandlerResult {
         .await
         .map_err(|e| storage_status(&ctx.def, ctx.name(), e))?
         .ok_or_else(|| Status::not_found(&ctx.def.qualified_plural(), ctx.name()))?;
-    if ctx.def.conversion.is_none() {
+    if !ctx.def.converts() {
         let served = crate::object::served_bytes(&kv.value, kv.mod_revision).map_err(internal)?;
         return Ok(bytes_response(StatusCode::OK, served));
     }

@@ -124,8 +124,8 @@ pub fn list_body(
     let mut out = BytesMut::with_capacity(size + 200);
     out.put_slice(
         format!(
-            r#"{{"kind":"{}List","apiVersion":"{}","metadata":"#,
-            def.kind,
+            r#"{{"kind":"{}","apiVersion":"{}","metadata":"#,
+            def.list_kind(),
             def.api_version()
         )
         .as_bytes(),

@@ -242,7 +242,22 @@ pub fn storage_status(def: &ResourceDef, name: &str, err: storage::Error) -> Sta
         )),
         storage::Error::FutureRevision { requested, current } => too_large_rv(requested, current),
         storage::Error::Backend(msg) => internal(msg),
+        storage::Error::Unavailable(msg) => unavailable(msg),
     }
+}
+
+/// 503 ServiceUnavailable with `Retry-After: 1`: storage cannot be reached (etcd is down).
+pub fn unavailable(msg: impl std::fmt::Display) -> Status {
+    let mut s = Status::failure(
+        503,
+        kube_core::status::reason::SERVICE_UNAVAILABLE,
+        format!("storage is unavailable: {msg}"),
+    );
+    s.details = Some(kube_core::status::StatusDetails {
+        retry_after_seconds: Some(1),
+        ..Default::default()
+    });
+    s
 }
 
 /// 500 InternalError.

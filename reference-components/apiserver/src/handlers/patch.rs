@@ -1,5 +1,12 @@
 //! `PATCH` an object: JSON merge, JSON and strategic merge patches, applied to the current
-//! object inside the compare-and-swap loop (a `resourceVersion` in the patch is a precondition).
+//! object inside the compare-and-swap loop.
+//!
+//! As in kube-apiserver, the patch applies to the current object *with* its `resourceVersion`,
+//! and the patched object's `resourceVersion` is the precondition of the write: a patch that
+//! leaves it alone always applies to the latest object; one that sets it (a merge patch with
+//! `metadata.resourceVersion`, a JSON patch `replace` of `/metadata/resourceVersion`) gets 409
+//! Conflict when it is stale; and a JSON patch may `test` it. Strategic merge patches are for
+//! built-in kinds only: custom resources answer 415, as kube-apiserver does.
 
 use kube_core::Status;
 use kube_core::patch::{self as p, PatchError};
@@ -18,7 +25,7 @@ enum Kind {
 
 fn unsupported(ctx: &Ctx, content_type: &str) -> Status {
     let mut supported = vec![p::JSON_PATCH, p::MERGE_PATCH];
-    if p::supports_strategic_merge(&ctx.def.api_version(), ctx.def.kind) {
+    if p::supports_strategic_merge(&ctx.def.api_version(), &ctx.def.kind) {
         supported.push(p::STRATEGIC_MERGE_PATCH);
     }
     Status::failure(
@@ -51,7 +58,7 @@ pub async fn patch_part(ctx: &Ctx, part: Part) -> HandlerResult {
     let kind = match content_type.as_str() {
         p::MERGE_PATCH => Kind::Merge,
         p::JSON_PATCH => Kind::Json,
-        p::STRATEGIC_MERGE_PATCH if p::supports_strategic_merge(&ctx.def.api_version(), ctx.def.kind) => {
+        p::STRATEGIC_MERGE_PATCH if p::supports_strategic_merge(&ctx.def.api_version(), &ctx.def.kind) => {
             Kind::Strategic
         }
         other => return Err(unsupported(ctx, other)),
@@ -85,17 +92,13 @@ pub async fn patch_part(ctx: &Ctx, part: Part) -> HandlerResult {
             return Err(Status::not_found(&ctx.def.qualified_plural(), ctx.name()));
         };
         let mut target = current.clone();
-        // The current resourceVersion is not a precondition; only one the patch sets is.
-        if let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("resourceVersion");
-        }
         let result = match kind {
             Kind::Merge => {
                 p::apply_merge_patch(&mut target, &doc);
                 Ok(())
             }
             Kind::Json => p::apply_json_patch(&mut target, json_patch.as_ref().expect("parsed above")),
-            Kind::Strategic => p::apply_strategic_merge_patch(&mut target, &doc, &api_version, ctx.def.kind),
+            Kind::Strategic => p::apply_strategic_merge_patch(&mut target, &doc, &api_version, &ctx.def.kind),
         };
         result.map_err(|e| match e {
             PatchError::Invalid(msg) => Status::bad_request(msg),

@@ -49,10 +49,34 @@ pub async fn handle(ctx: &Ctx, sub: &str) -> HandlerResult {
     }
 }
 
-fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
-    let meta = obj.get("metadata").cloned().unwrap_or_default();
-    let selector = obj
-        .pointer("/spec/selector")
+/// The value at a simple JSON path (`.spec.replicas`).
+fn get_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    path.trim_start_matches('.')
+        .split('.')
+        .try_fold(obj, |v, seg| v.get(seg))
+}
+
+/// Set the value at a simple JSON path, creating the objects on the way.
+fn set_path(obj: &mut Value, path: &str, value: Value) -> Result<(), Status> {
+    let segments: Vec<&str> = path.trim_start_matches('.').split('.').collect();
+    let (last, parents) = segments.split_last().expect("split yields one segment at least");
+    let mut current = obj;
+    for seg in parents {
+        let map = current
+            .as_object_mut()
+            .ok_or_else(|| Status::bad_request(format!("{path}: a parent is not an object")))?;
+        current = map.entry(seg.to_string()).or_insert_with(|| json!({}));
+    }
+    current
+        .as_object_mut()
+        .ok_or_else(|| Status::bad_request(format!("{path}: a parent is not an object")))?
+        .insert(last.to_string(), value);
+    Ok(())
+}
+
+/// The label selector of a built-in scalable resource, as a string.
+fn builtin_selector(obj: &Value) -> String {
+    obj.pointer("/spec/selector")
         .map(|s| match s {
             Value::Object(m) if m.contains_key("matchLabels") || m.contains_key("matchExpressions") => {
                 let ls: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
@@ -72,7 +96,30 @@ fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
             }
             _ => String::new(),
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
+    let meta = obj.get("metadata").cloned().unwrap_or_default();
+    // Custom resources say where replicas and the selector are (missing replicas read as 0).
+    let (replicas, current, selector) = match ctx.def.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(paths) => (
+            get_path(obj, &paths.spec_replicas).cloned().unwrap_or(json!(0)),
+            get_path(obj, &paths.status_replicas).cloned().unwrap_or(json!(0)),
+            paths
+                .label_selector
+                .as_deref()
+                .and_then(|p| get_path(obj, p))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        None => (
+            obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1)),
+            obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            builtin_selector(obj),
+        ),
+    };
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -80,12 +127,9 @@ fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
             "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid"),
             "resourceVersion": meta.get("resourceVersion"), "creationTimestamp": meta.get("creationTimestamp"),
         },
-        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
-        "status": {
-            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
-            "selector": selector,
-        },
-        "__kind": ctx.def.kind,
+        "spec": {"replicas": replicas},
+        "status": {"replicas": current, "selector": selector},
+        "__kind": ctx.def.kind.as_ref(),
     })
 }
 
@@ -154,7 +198,10 @@ async fn update_scale(ctx: &Ctx) -> HandlerResult {
         } else {
             crate::object::meta_mut(&mut next).remove("resourceVersion");
         }
-        set_spec_field(&mut next, "replicas", replicas.into())?;
+        match ctx.def.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+            Some(paths) => set_path(&mut next, &paths.spec_replicas, replicas.into())?,
+            None => set_spec_field(&mut next, "replicas", replicas.into())?,
+        }
         Ok(next)
     })
     .await?;

@@ -46,8 +46,7 @@ fn bookmark(ctx: &Ctx, rv: u64, initial_end: bool) -> Bytes {
     if initial_end {
         meta["annotations"] = serde_json::json!({"k8s.io/initial-events-end": "true"});
     }
-    let obj =
-        serde_json::json!({"kind": ctx.def.kind, "apiVersion": ctx.def.api_version(), "metadata": meta});
+    let obj = serde_json::json!({"kind": ctx.def.kind.as_ref(), "apiVersion": ctx.def.api_version(), "metadata": meta});
     event_line(
         "BOOKMARK",
         &serde_json::to_vec(&obj).expect("bookmark serialises"),
@@ -172,6 +171,13 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                     return;
                 }
                 let shutdown = ctx.state.shutdown.clone();
+                // A custom resource's watches end when its CRD is gone.
+                let removed = ctx
+                    .def
+                    .custom
+                    .as_ref()
+                    .map(|c| c.removed.clone())
+                    .unwrap_or_default();
                 let mut events = std::pin::pin!(events);
                 let deadline = tokio::time::sleep(timeout);
                 tokio::pin!(deadline);
@@ -209,6 +215,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                         }
                         _ = &mut deadline => return,
                         _ = shutdown.cancelled() => return,
+                        _ = removed.cancelled() => return,
                     }
                 }
             });

@@ -59,7 +59,7 @@ fn check_types(ctx: &Ctx, obj: &Value) -> Result<(), Status> {
         }
     }
     let cannot_handle = |field: &str, want: &str, v: &Value| {
-        let kind = ctx.def.kind;
+        let kind = &ctx.def.kind;
         Status::bad_request(format!(
             "{kind} in version \"{}\" cannot be handled as a {kind}: {field} must be {want}, not {}",
             ctx.def.version,
@@ -113,14 +113,14 @@ pub fn check_identity(ctx: &Ctx, obj: &mut Value) -> Result<(), Status> {
         }
     }
     match root.get("kind").and_then(Value::as_str) {
-        Some(k) if k != ctx.def.kind => {
+        Some(k) if k != ctx.def.kind.as_ref() => {
             return Err(Status::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({})",
                 ctx.def.kind
             )));
         }
         _ => {
-            root.insert("kind".into(), ctx.def.kind.into());
+            root.insert("kind".into(), ctx.def.kind.as_ref().into());
         }
     }
     let meta = meta_mut(obj);
@@ -184,15 +184,18 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
 /// `fieldValidation` rejected (`Strict`), reported as warnings (`Warn`, the default) or ignored.
 /// Returns the canonical object and the warnings.
 pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Status> {
-    let Some(codec) = ctx.def.codec else {
-        return Ok((obj, Vec::new()));
-    };
-    let typed = codec(&obj).map_err(|e| {
+    let cannot_handle = |e: serde_json::Error| {
         Status::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: {e}",
             ctx.def.kind, ctx.def.version, ctx.def.kind
         ))
-    })?;
+    };
+    let typed = match (ctx.def.codec, &ctx.def.custom) {
+        (Some(codec), _) => codec(&obj).map_err(cannot_handle)?,
+        // Custom resources: typed metadata, and pruning by the version's schema.
+        (None, Some(custom)) => custom.decode(obj.clone()).map_err(cannot_handle)?,
+        (None, None) => return Ok((obj, Vec::new())),
+    };
     let mut unknown = Vec::new();
     unknown_fields(&obj, &typed, "", &mut unknown);
     let directive = ctx.param("fieldValidation").unwrap_or("Warn");
@@ -216,20 +219,40 @@ pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Statu
     Ok((typed, warnings))
 }
 
-/// Defaults, then validation (422 Invalid with one cause per field error).
+/// Defaults, then validation (422 Invalid with one cause per field error). Custom resources get
+/// their schema's defaults and validation besides the metadata checks.
 pub fn default_and_validate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<(), Status> {
     let (group, kind) = (ctx.def.storage_group(), ctx.def.storage_kind());
     crate::defaults::default(group, kind, obj);
-    let errors = crate::validation::validate(group, kind, ctx.def.namespaced, obj, old);
+    if let Some(custom) = &ctx.def.custom {
+        custom.default(obj);
+    }
+    let mut errors = crate::validation::validate(group, kind, ctx.def.namespaced, obj, old);
+    if let Some(custom) = &ctx.def.custom {
+        errors.extend(custom.validate(obj));
+    }
     if errors.is_empty() {
         return Ok(());
     }
     let name = meta_str(obj, "name").unwrap_or_default().to_string();
-    Err(Status::invalid(
-        kind,
-        &name,
-        errors.iter().map(|e| e.to_cause()).collect(),
-    ))
+    Err(invalid(group, kind, &name, &errors))
+}
+
+/// 422 Invalid as kube-apiserver's `NewInvalid`: the message names the group-qualified kind
+/// (`Widget.example.com "w" is invalid: ...`), the details the group, kind and causes.
+pub fn invalid(group: &str, kind: &str, name: &str, errors: &[crate::validation::FieldError]) -> Status {
+    Status::failure(
+        422,
+        kube_core::status::reason::INVALID,
+        crate::validation::invalid_message(group, kind, name, errors),
+    )
+    .with_details(kube_core::status::StatusDetails {
+        name: name.into(),
+        group: group.into(),
+        kind: kind.into(),
+        causes: errors.iter().map(|e| e.to_cause()).collect(),
+        ..Default::default()
+    })
 }
 
 /// Add `Warning` headers.
@@ -380,7 +403,9 @@ async fn apply_update(
     } else {
         default_and_validate(ctx, &mut new, Some(old))?;
     }
-    if ctx.def.tracks_generation && spec_part(&new) != spec_part(old) {
+    if ctx.def.tracks_generation
+        && spec_part(&new, ctx.def.has_status()) != spec_part(old, ctx.def.has_status())
+    {
         let g = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
         meta_mut(&mut new).insert("generation".into(), (g + 1).into());
     }

@@ -1,6 +1,9 @@
 //! The built-in resources: one line each.
 
+use std::borrow::Cow;
+
 use k8s_openapi::api::{apps, autoscaling, coordination, core, discovery, events, networking, rbac, storage};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -19,36 +22,40 @@ where
     K::Scope: kube_core::resource::ScopeKind,
 {
     ResourceDef {
-        group: K::GROUP,
-        version: K::VERSION,
-        kind: K::KIND,
-        plural: K::URL_PATH_SEGMENT,
-        singular: K::KIND.to_ascii_lowercase(),
+        group: Cow::Borrowed(K::GROUP),
+        version: Cow::Borrowed(K::VERSION),
+        kind: Cow::Borrowed(K::KIND),
+        plural: Cow::Borrowed(K::URL_PATH_SEGMENT),
+        singular: Cow::Owned(K::KIND.to_ascii_lowercase()),
         namespaced: <K::Scope as kube_core::resource::ScopeKind>::NAMESPACED.unwrap_or(true),
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
-        storage: K::URL_PATH_SEGMENT,
+        short_names: Vec::new(),
+        categories: Vec::new(),
+        subresources: Vec::new(),
+        storage: Cow::Borrowed(K::URL_PATH_SEGMENT),
         tracks_generation: false,
         allow_create_on_update: false,
-        field_selectors: &[],
+        field_selectors: Vec::new(),
         codec: Some(roundtrip::<K>),
         conversion: None,
         verbs: super::ALL_VERBS,
+        custom: None,
     }
 }
 
 impl ResourceDef {
     fn short(mut self, names: &'static [&'static str]) -> Self {
-        self.short_names = names;
+        self.short_names = names.iter().map(|n| Cow::Borrowed(*n)).collect();
         self
     }
-    fn all(mut self) -> Self {
-        self.categories = &["all"];
+    fn all(self) -> Self {
+        self.category("all")
+    }
+    fn category(mut self, category: &'static str) -> Self {
+        self.categories.push(Cow::Borrowed(category));
         self
     }
     fn subs(mut self, subs: &'static [Subresource]) -> Self {
-        self.subresources = subs;
+        self.subresources = subs.to_vec();
         self
     }
     fn generation(mut self) -> Self {
@@ -60,7 +67,10 @@ impl ResourceDef {
         self
     }
     fn fields(mut self, fields: &'static [(&'static str, &'static str)]) -> Self {
-        self.field_selectors = fields;
+        self.field_selectors = fields
+            .iter()
+            .map(|(f, d)| (Cow::Borrowed(*f), Cow::Borrowed(*d)))
+            .collect();
         self
     }
     fn only_verbs(mut self, verbs: &'static [&'static str]) -> Self {
@@ -68,8 +78,14 @@ impl ResourceDef {
         self
     }
     fn converted(mut self, storage: &'static str, conversion: &'static super::Conversion) -> Self {
-        self.storage = storage;
+        self.storage = Cow::Borrowed(storage);
         self.conversion = Some(conversion);
+        self
+    }
+    /// Stored under `/registry/{storage}/`, as kube-apiserver keys the resources of API
+    /// extensions (`apiextensions.k8s.io/customresourcedefinitions`).
+    fn stored_as(mut self, storage: &'static str) -> Self {
+        self.storage = Cow::Borrowed(storage);
         self
     }
 }
@@ -196,5 +212,12 @@ pub fn resources() -> Vec<ResourceDef> {
         def::<rbac::v1::RoleBinding>().create_on_update(),
         def::<rbac::v1::ClusterRole>().create_on_update(),
         def::<rbac::v1::ClusterRoleBinding>().create_on_update(),
+        // apiextensions.k8s.io/v1
+        def::<CustomResourceDefinition>()
+            .short(&["crd", "crds"])
+            .category("api-extensions")
+            .subs(&[Status])
+            .generation()
+            .stored_as(super::crd::CRD_STORAGE),
     ]
 }

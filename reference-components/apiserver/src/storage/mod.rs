@@ -126,6 +126,10 @@ pub enum Error {
     /// The backend failed (disk, network, corruption).
     #[error("storage backend failure: {0}")]
     Backend(String),
+    /// The backend cannot be reached, or did not answer in time (an etcd that is down): the
+    /// request may succeed if retried later. A write that failed this way may have been applied.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The storage result type.
@@ -163,12 +167,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Forget history at and below `revision` (the latest value of each key is kept).
     async fn compact(&self, revision: Revision) -> Result<()>;
+
+    /// The name of the backend's check in `/readyz` (`[+]etcd ok`); the check itself is a
+    /// [`revision`](Storage::revision) read.
+    fn health_check_name(&self) -> &'static str {
+        "storage"
+    }
 }
 
 pub mod compactor;
 pub mod conformance;
 pub mod embedded;
 pub mod engine;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod memory;
 
 pub use compactor::{CompactionPolicy, spawn_compactor};

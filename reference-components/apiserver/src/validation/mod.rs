@@ -25,6 +25,7 @@
 mod apps;
 mod container;
 mod corev1;
+mod crd;
 pub(crate) mod formats;
 mod json;
 mod meta;
@@ -33,6 +34,7 @@ mod pod;
 mod podspec;
 mod quantity;
 mod resources;
+pub mod schema;
 mod service;
 mod storage;
 #[cfg(test)]
@@ -69,6 +71,8 @@ pub enum FieldErrorKind {
     Required,
     /// `FieldValueInvalid`: the value (carried here) is malformed.
     Invalid(Value),
+    /// `FieldValueTypeInvalid`: the value (carried here) is of the wrong type.
+    TypeInvalid(Value),
     /// `FieldValueForbidden`: the value is well formed but not allowed here.
     Forbidden,
     /// `FieldValueNotSupported`: the value is not one of these supported values.
@@ -90,6 +94,7 @@ impl FieldErrorKind {
         match self {
             Self::Required => "FieldValueRequired",
             Self::Invalid(_) => "FieldValueInvalid",
+            Self::TypeInvalid(_) => "FieldValueTypeInvalid",
             Self::Forbidden => "FieldValueForbidden",
             Self::NotSupported(_) => "FieldValueNotSupported",
             Self::TooLong(_) => "FieldValueTooLong",
@@ -109,6 +114,11 @@ impl FieldError {
     /// `field.Invalid`: `value` is malformed, `detail` says why.
     pub fn invalid(path: &Path, value: impl Into<Value>, detail: impl Into<String>) -> Self {
         Self::new(path, FieldErrorKind::Invalid(value.into()), detail)
+    }
+
+    /// `field.TypeInvalid`: `value` is of the wrong type, `detail` says which it must be.
+    pub fn type_invalid(path: &Path, value: impl Into<Value>, detail: impl Into<String>) -> Self {
+        Self::new(path, FieldErrorKind::TypeInvalid(value.into()), detail)
     }
 
     /// `field.Forbidden`.
@@ -163,7 +173,9 @@ impl FieldError {
         match &self.kind {
             FieldErrorKind::Required => with_detail("Required value".into()),
             FieldErrorKind::Forbidden => with_detail("Forbidden".into()),
-            FieldErrorKind::Invalid(v) => with_detail(format!("Invalid value: {}", render_value(v))),
+            FieldErrorKind::Invalid(v) | FieldErrorKind::TypeInvalid(v) => {
+                with_detail(format!("Invalid value: {}", render_value(v)))
+            }
             FieldErrorKind::Duplicate(v) => with_detail(format!("Duplicate value: {}", render_value(v))),
             FieldErrorKind::NotFound(v) => with_detail(format!("Not found: {}", render_value(v))),
             FieldErrorKind::TooLong(max) => {
@@ -402,7 +414,8 @@ fn is_builtin(group: &str, kind: &str) -> bool {
         | "autoscaling"
         | "networking.k8s.io"
         | "storage.k8s.io"
-        | "rbac.authorization.k8s.io" => true,
+        | "rbac.authorization.k8s.io"
+        | "apiextensions.k8s.io" => true,
         _ => false,
     }
 }

@@ -36,6 +36,7 @@ pub(crate) fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>
         ("rbac.authorization.k8s.io", "ClusterRole") => rules(obj, false),
         ("rbac.authorization.k8s.io", "RoleBinding") => binding(obj, old, true),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => binding(obj, old, false),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => super::crd::validate(obj, old),
         _ => Vec::new(),
     }
 }
