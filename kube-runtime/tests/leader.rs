@@ -24,7 +24,12 @@ fn cm(name: &str) -> ConfigMap {
 
 /// A replica: an elector whose leadership runs a controller that logs (replica, object).
 fn replica(client: &Client, identity: &str, log: &Log) -> CancellationToken {
-    let mut config = LeaderElectionConfig::new(LeaseLock::new(client.clone(), "default", "cm-controller", identity));
+    let mut config = LeaderElectionConfig::new(LeaseLock::new(
+        client.clone(),
+        "default",
+        "cm-controller",
+        identity,
+    ));
     config.lease_duration = Duration::from_secs(2);
     config.renew_deadline = Duration::from_secs(1);
     config.retry_period = Duration::from_millis(200);
@@ -35,7 +40,11 @@ fn replica(client: &Client, identity: &str, log: &Log) -> CancellationToken {
         // The one line: run the controller with the leadership's cancellation token.
         .on_started_leading(move |leading: CancellationToken| {
             let (id, log) = (id.clone(), log.clone());
-            Controller::new(Api::<ConfigMap>::namespaced(client.clone(), "default"), Config::default()).run(
+            Controller::new(
+                Api::<ConfigMap>::namespaced(client.clone(), "default"),
+                Config::default(),
+            )
+            .run(
                 move |obj: Arc<ConfigMap>, _: Arc<()>| {
                     let (id, log) = (id.clone(), log.clone());
                     async move {
@@ -78,7 +87,11 @@ async fn only_the_leader_reconciles_and_a_successor_takes_over() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     api.create(&PostParams::default(), &cm("b")).await.unwrap();
     assert_eq!(reconciled_by(&log, "b").await, first);
-    assert!(log.lock().unwrap().iter().all(|(id, _)| *id == first), "{:?}", log.lock().unwrap());
+    assert!(
+        log.lock().unwrap().iter().all(|(id, _)| *id == first),
+        "{:?}",
+        log.lock().unwrap()
+    );
 
     // The leader steps down (releasing the lease): its controller stops, the other's starts
     // with a cold start of its own.
@@ -88,7 +101,11 @@ async fn only_the_leader_reconciles_and_a_successor_takes_over() {
     api.create(&PostParams::default(), &cm("c")).await.unwrap();
     let successor = reconciled_by(&log, "c").await;
     assert_ne!(successor, first);
-    assert!(log.lock().unwrap().iter().all(|(id, _)| *id == successor), "{:?}", log.lock().unwrap());
+    assert!(
+        log.lock().unwrap().iter().all(|(id, _)| *id == successor),
+        "{:?}",
+        log.lock().unwrap()
+    );
     for (_, stop) in &stops {
         stop.cancel();
     }
