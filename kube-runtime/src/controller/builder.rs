@@ -189,14 +189,16 @@ where
         let kind = self.owner_kind.clone();
         let group = self.owner_group.clone();
         let namespaced = self.namespaced;
-        self.watches(api, options, move |obj: &C| {
-            owner_key(obj, &kind, &group, namespaced).into_iter().collect()
-        })
+        self.watches(
+            api,
+            move |obj: &C| owner_key(obj, &kind, &group, namespaced).into_iter().collect(),
+            options,
+        )
     }
 
     /// Also reconcile the objects `mapper` names for every changed object of `api`'s kind.
     #[must_use]
-    pub fn watches<O, F>(mut self, api: Api<O>, options: InformerOptions, mapper: F) -> Self
+    pub fn watches<O, F>(mut self, api: Api<O>, mapper: F, options: InformerOptions) -> Self
     where
         O: Resource + Clone + Serialize + DeserializeOwned + Debug + Send + Sync + 'static,
         O::DynamicType: Default,
