@@ -51,6 +51,8 @@ struct Inner {
     /// Builds a fresh HTTP client (a new connection pool) with the same settings.
     build_http: Box<dyn Fn() -> Result<reqwest::Client> + Send + Sync>,
     base: String,
+    /// `base` parsed once; each request only sets its path and query on a copy.
+    base_url: reqwest::Url,
     default_namespace: String,
     auth: Auth,
     limiter: Option<TokenBucket>,
@@ -86,11 +88,16 @@ impl Client {
         };
         let http = build_http()?;
         let base = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let base_url = reqwest::Url::parse(&base).map_err(|e| Error::InvalidUrl {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http: parking_lot::RwLock::new((auth.client_certificate_generation(), http)),
                 build_http: Box::new(build_http),
                 base,
+                base_url,
                 default_namespace: config.default_namespace.clone(),
                 auth,
                 limiter: rate_limiter(config.qps, config.burst),
@@ -132,6 +139,22 @@ impl Client {
         &self.inner.default_namespace
     }
 
+    /// The URL of a request: the base URL with the request's path (after the base's own path,
+    /// if any) and query. Setting them on a copy of the parsed base skips parsing the scheme
+    /// and host again for every request.
+    fn url_for(&self, uri: &http::Uri) -> reqwest::Url {
+        let mut url = self.inner.base_url.clone();
+        let base_path = url.path().trim_end_matches('/');
+        if base_path.is_empty() {
+            url.set_path(uri.path());
+        } else {
+            let path = format!("{base_path}{}", uri.path());
+            url.set_path(&path);
+        }
+        url.set_query(uri.query());
+        url
+    }
+
     /// The apiserver's base URL.
     pub fn base_url(&self) -> &str {
         &self.inner.base
@@ -142,14 +165,7 @@ impl Client {
     pub async fn send(&self, request: HttpRequest, streaming: bool) -> Result<reqwest::Response> {
         let (parts, body) = request.into_parts();
         let body = Bytes::from(body);
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut url = String::with_capacity(self.inner.base.len() + path.len());
-        url.push_str(&self.inner.base);
-        url.push_str(path);
-        let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidUrl {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
+        let url = self.url_for(&parts.uri);
         let span = tracing::debug_span!(
             "kube_request",
             verb = %parts.method,
@@ -405,4 +421,41 @@ fn http_client(
         None => builder.no_proxy(),
     };
     builder.build().map_err(Error::BuildClient)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Client {
+        let mut config = Config::new(base.parse().unwrap());
+        config.qps = None;
+        Client::new(config).unwrap()
+    }
+
+    #[test]
+    fn urls_keep_the_base_path_and_the_encoded_query() {
+        let uri: http::Uri =
+            "/api/v1/namespaces/default/pods?labelSelector=app%3Dweb%2Ctier%20in%20(a)&limit=5"
+                .parse()
+                .unwrap();
+        let plain = client("http://127.0.0.1:6443");
+        assert_eq!(
+            plain.url_for(&uri).as_str(),
+            "http://127.0.0.1:6443/api/v1/namespaces/default/pods?labelSelector=app%3Dweb%2Ctier%20in%20(a)&limit=5"
+        );
+        for base in [
+            "https://proxy.example:8443/k8s/clusters/c-1",
+            "https://proxy.example:8443/k8s/clusters/c-1/",
+        ] {
+            assert_eq!(
+                client(base).url_for(&"/version".parse().unwrap()).as_str(),
+                "https://proxy.example:8443/k8s/clusters/c-1/version"
+            );
+        }
+        assert_eq!(
+            plain.url_for(&"/api".parse().unwrap()).as_str(),
+            "http://127.0.0.1:6443/api"
+        );
+    }
 }
