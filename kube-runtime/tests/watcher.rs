@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,17 +18,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 type Events = BoxStream<'static, watcher::Result<Event<ConfigMap>>>;
 
-fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
-    let mut cm = ConfigMap::default();
-    cm.metadata.name = Some(name.into());
-    cm.metadata.labels = Some(
-        labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
-    );
-    cm
-}
+use support::configmap as cm;
 
 /// The next item, failing the test after a timeout.
 async fn next(events: &mut Events) -> watcher::Result<Event<ConfigMap>> {

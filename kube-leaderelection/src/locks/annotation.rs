@@ -155,11 +155,12 @@ where
     }
 
     fn record_event(&self, event: &str) {
-        tracing::info!(lock = %self.describe(), identity = %self.identity, "{event}");
-        if let Some(events) = &self.events {
-            let last = self.last.lock().expect("lock cache poisoned");
-            let regarding = super::events::reference(last.as_ref(), &self.namespace, &self.name);
-            events.emit(regarding, &self.identity, event);
-        }
+        let last = self.last.lock().expect("lock cache poisoned");
+        let names = (
+            self.namespace.as_str(),
+            self.name.as_str(),
+            self.identity.as_str(),
+        );
+        super::events::record(self.events.as_ref(), last.as_ref(), names, event);
     }
 }

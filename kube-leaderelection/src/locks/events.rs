@@ -65,8 +65,22 @@ impl LockEvents {
     }
 }
 
+/// What a lock's `record_event` does: log the transition and, with [`LockEvents`], publish it
+/// about the lock object (described from what the lock last read, or just its name).
+pub(crate) fn record<K: kube_core::Resource<DynamicType = ()>>(
+    events: Option<&LockEvents>,
+    last: Option<&K>,
+    (namespace, name, identity): (&str, &str, &str),
+    event: &str,
+) {
+    tracing::info!(lock = %format!("{namespace}/{name}"), identity, "{event}");
+    if let Some(events) = events {
+        events.emit(reference(last, namespace, name), identity, event);
+    }
+}
+
 /// A reference to a lock object for an event, from what the lock last read (or just its name).
-pub(crate) fn reference<K: kube_core::Resource<DynamicType = ()>>(
+fn reference<K: kube_core::Resource<DynamicType = ()>>(
     last: Option<&K>,
     namespace: &str,
     name: &str,

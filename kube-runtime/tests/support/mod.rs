@@ -64,6 +64,20 @@ pub fn client(url: &str) -> Client {
     Client::new(config).expect("client")
 }
 
+/// A ConfigMap named `name` with these labels and the data `{k: v}`.
+pub fn configmap(name: &str, labels: &[(&str, &str)]) -> k8s_openapi::api::core::v1::ConfigMap {
+    let mut cm = k8s_openapi::api::core::v1::ConfigMap::default();
+    cm.metadata.name = Some(name.into());
+    cm.metadata.labels = Some(
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    cm.data = Some([("k".to_string(), "v".to_string())].into());
+    cm
+}
+
 /// Create the namespace `name`.
 pub async fn create_namespace(client: &Client, name: &str) {
     let mut ns = Namespace::default();
