@@ -353,9 +353,9 @@ pub(crate) fn valid_ipv6(path: &Path, v: &str) -> Vec<FieldError> {
     }
 }
 
-/// `IsValidCIDR`.
-pub(crate) fn valid_cidr(path: &Path, v: &str) -> Vec<FieldError> {
-    let ok = v.split_once('/').is_some_and(|(ip, bits)| {
+/// Whether `v` is an IP address with a prefix length (`10.0.0.0/8`, `fd00::/64`).
+pub(crate) fn is_cidr(v: &str) -> bool {
+    v.split_once('/').is_some_and(|(ip, bits)| {
         let max = match parse_ip(ip) {
             Some(std::net::IpAddr::V4(_)) => 32,
             Some(std::net::IpAddr::V6(_)) => 128,
@@ -364,8 +364,12 @@ pub(crate) fn valid_cidr(path: &Path, v: &str) -> Vec<FieldError> {
         !bits.is_empty()
             && bits.bytes().all(|c| c.is_ascii_digit())
             && bits.parse::<u32>().is_ok_and(|b| b <= max)
-    });
-    if ok {
+    })
+}
+
+/// `IsValidCIDR`.
+pub(crate) fn valid_cidr(path: &Path, v: &str) -> Vec<FieldError> {
+    if is_cidr(v) {
         Vec::new()
     } else {
         vec![FieldError::invalid(

@@ -1,7 +1,7 @@
 //! The `format`s of kube-openapi's registry that are cheap to check. Formats not listed here
 //! (including the numeric ones, `password` and unknown names) accept every value, as there.
 
-use crate::validation::formats::{base64_decode, dns1123_subdomain, parse_ip};
+use crate::validation::formats::{base64_decode, dns1123_subdomain, is_cidr, parse_ip};
 
 /// Whether the string `v` has `format`.
 pub(super) fn valid(format: &str, v: &str) -> bool {
@@ -11,16 +11,7 @@ pub(super) fn valid(format: &str, v: &str) -> bool {
         "byte" => base64_decode(v).is_ok(),
         "ipv4" => parse_ip(v).is_some_and(|ip| ip.is_ipv4()),
         "ipv6" => v.contains(':') && parse_ip(v).is_some(),
-        "cidr" => v.split_once('/').is_some_and(|(ip, bits)| {
-            let max = match parse_ip(ip) {
-                Some(std::net::IpAddr::V4(_)) => 32,
-                Some(std::net::IpAddr::V6(_)) => 128,
-                None => return false,
-            };
-            !bits.is_empty()
-                && bits.bytes().all(|c| c.is_ascii_digit())
-                && bits.parse::<u32>().is_ok_and(|b| b <= max)
-        }),
+        "cidr" => is_cidr(v),
         "uuid" => uuid(v),
         "hostname" => !v.is_empty() && dns1123_subdomain(&v.to_ascii_lowercase()).is_empty(),
         "email" => v
