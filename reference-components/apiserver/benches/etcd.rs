@@ -417,16 +417,22 @@ async fn apiserver_process(etcd: &EtcdProcess) -> Apiserver {
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn ref-apiserver");
-    let server = Apiserver {
+    let mut server = Apiserver {
         child,
         url: format!("http://{addr}"),
     };
     let probe = client(&server.url);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        if let Some(status) = server.child.try_wait().expect("poll ref-apiserver") {
+            panic!(
+                "ref-apiserver exited with {status}: was {} built with `--features etcd`?",
+                apiserver_support::BINARY
+            );
+        }
         let req = http::Request::get("/readyz").body(Vec::new()).unwrap();
         if matches!(probe.request_text(req).await.as_deref(), Ok("ok")) {
             return server;

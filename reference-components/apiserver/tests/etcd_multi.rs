@@ -290,22 +290,25 @@ async fn apiserver_process(etcd: &EtcdProcess, extra: &[&str]) -> Apiserver {
         .args(["--listen", &addr.to_string(), "--storage", "etcd"])
         .args(["--etcd-servers", &etcd.url()])
         .args(extra)
+        .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn ref-apiserver");
-    let server = Apiserver(child, format!("http://{addr}"));
+    let mut server = Apiserver(child, format!("http://{addr}"));
     let probe = client(&server.1);
-    eventually(
-        Duration::from_secs(30),
-        "ref-apiserver on etcd answers /healthz",
-        || {
-            let probe = probe.clone();
-            async move { support::healthz(&probe).await.then_some(()) }
-        },
-    )
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !support::healthz(&probe).await {
+        if let Some(status) = server.0.try_wait().expect("poll ref-apiserver") {
+            panic!("ref-apiserver exited with {status}: built without `--features etcd`?");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ref-apiserver on etcd did not answer /healthz in 30s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server
 }
 

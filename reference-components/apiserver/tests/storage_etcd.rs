@@ -206,3 +206,32 @@ async fn calls_fail_fast_while_etcd_is_stopped_and_work_again_after() {
         assert_eq!(next.kv, c);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_etcd_with_a_client_certificate() {
+    let Some(etcd) = EtcdProcess::start_tls().await else {
+        return;
+    };
+    let store = etcd.storage().await;
+    let kv = store
+        .create("/registry/secrets/default/s", "{}".into())
+        .await
+        .unwrap();
+    assert_eq!(store.get(&kv.key).await.unwrap(), Some(kv));
+    assert_eq!(
+        etcd.etcdctl(&["get", "--prefix", "--keys-only", "/registry/"])
+            .trim(),
+        "/registry/secrets/default/s"
+    );
+    // Without the client certificate etcd refuses the connection.
+    let mut config = etcd.config();
+    config.request_timeout = Duration::from_secs(2);
+    if let Some(tls) = &mut config.tls {
+        tls.cert_file = None;
+        tls.key_file = None;
+    }
+    let anonymous = reference_apiserver::storage::etcd::EtcdStorage::connect(config)
+        .await
+        .unwrap();
+    assert!(anonymous.revision().await.is_err());
+}

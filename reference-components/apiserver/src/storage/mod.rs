@@ -168,7 +168,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Forget history at and below `revision` (the latest value of each key is kept).
     async fn compact(&self, revision: Revision) -> Result<()>;
 
-    /// The name of the backend's check in `/readyz` (`[+]etcd ok`); the check itself is a
+    /// The name of the backend's check in `/readyz` (`[-]etcd failed: ...`); the check itself is a
     /// [`revision`](Storage::revision) read.
     fn health_check_name(&self) -> &'static str {
         "storage"

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reference_apiserver::storage::Storage;
-use reference_apiserver::storage::etcd::{EtcdConfig, EtcdStorage};
+use reference_apiserver::storage::etcd::{EtcdConfig, EtcdStorage, EtcdTls};
 
 /// The etcd binary.
 pub const ETCD: &str = "/usr/bin/etcd";
@@ -31,6 +31,8 @@ pub struct EtcdProcess {
     peer_port: u16,
     dir: tempfile::TempDir,
     paused: bool,
+    /// Serving over TLS, requiring client certificates (see [`start_tls`](Self::start_tls)).
+    tls: bool,
 }
 
 /// A port that was free a moment ago.
@@ -43,6 +45,17 @@ impl EtcdProcess {
     /// Starts etcd and waits until it answers. `None` (with a message) if etcd is not installed
     /// and this is not CI.
     pub async fn start() -> Option<Self> {
+        Self::start_with(false).await
+    }
+
+    /// [`start`](Self::start), serving `https://` with certificates made by `openssl` (a CA,
+    /// etcd's serving certificate for 127.0.0.1, and a client certificate that etcd requires):
+    /// [`config`](Self::config) carries the CA and the client certificate.
+    pub async fn start_tls() -> Option<Self> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Option<Self> {
         if !std::path::Path::new(ETCD).exists() {
             if std::env::var_os("CI").is_some() {
                 panic!("{ETCD} is missing under CI: scripts/install-test-deps installs etcd-server");
@@ -63,7 +76,11 @@ impl EtcdProcess {
             peer_port,
             dir: tempfile::tempdir().expect("etcd data directory"),
             paused: false,
+            tls,
         };
+        if tls {
+            etcd.make_certificates();
+        }
         etcd.spawn().await;
         Some(etcd)
     }
@@ -76,7 +93,18 @@ impl EtcdProcess {
             .expect("etcd log file");
         let client = self.url();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(ETCD)
+        let mut command = Command::new(ETCD);
+        if self.tls {
+            command
+                .arg("--cert-file")
+                .arg(self.file("server.crt"))
+                .arg("--key-file")
+                .arg(self.file("server.key"))
+                .arg("--trusted-ca-file")
+                .arg(self.file("ca.crt"))
+                .arg("--client-cert-auth");
+        }
+        let child = command
             .arg("--name")
             .arg("test")
             .arg("--data-dir")
@@ -125,9 +153,93 @@ impl EtcdProcess {
         }
     }
 
-    /// The client URL, `http://127.0.0.1:PORT`.
+    /// The client URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// A file of the temporary directory (the certificates live there).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn make_certificates(&self) {
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(self.dir.path())
+                .args(args)
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let ca = [
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=test-ca",
+            "-days",
+            "1",
+        ];
+        openssl(&[&["req", "-x509"], &key[..], &ca[..]].concat());
+        for (name, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
+            let (key_file, csr, crt) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.crt"),
+            );
+            openssl(
+                &[
+                    &["req"],
+                    &key[..],
+                    &[
+                        "-keyout",
+                        &key_file,
+                        "-out",
+                        &csr,
+                        "-subj",
+                        &format!("/CN={name}"),
+                    ],
+                ]
+                .concat(),
+            );
+            let ext = format!("{name}.ext");
+            std::fs::write(
+                self.file(&ext),
+                format!("subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n"),
+            )
+            .expect("extension file");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "1",
+                "-extfile",
+                &ext,
+            ]);
+        }
     }
 
     fn log_path(&self) -> PathBuf {
@@ -139,13 +251,20 @@ impl EtcdProcess {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// A config for this etcd with fast failure detection (tests wait on outages).
+    /// A config for this etcd with fast failure detection (tests wait on outages), and a
+    /// request timeout that a loaded test machine does not hit (outage tests shorten it with
+    /// [`storage_with`](Self::storage_with)).
     pub fn config(&self) -> EtcdConfig {
         EtcdConfig {
             endpoints: vec![self.url()],
-            request_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
             dial_timeout: Duration::from_millis(500),
             keepalive: (Duration::from_millis(500), Duration::from_millis(1000)),
+            tls: self.tls.then(|| EtcdTls {
+                ca_file: Some(self.file("ca.crt")),
+                cert_file: Some(self.file("client.crt")),
+                key_file: Some(self.file("client.key")),
+            }),
             ..EtcdConfig::default()
         }
     }
@@ -172,7 +291,17 @@ impl EtcdProcess {
 
     /// `etcdctl <args>` against this etcd; its stdout.
     pub fn etcdctl(&self, args: &[&str]) -> String {
-        let out = Command::new(ETCDCTL)
+        let mut command = Command::new(ETCDCTL);
+        if self.tls {
+            command
+                .arg("--cacert")
+                .arg(self.file("ca.crt"))
+                .arg("--cert")
+                .arg(self.file("client.crt"))
+                .arg("--key")
+                .arg(self.file("client.key"));
+        }
+        let out = command
             .env("ETCDCTL_API", "3")
             .arg("--endpoints")
             .arg(self.url())
