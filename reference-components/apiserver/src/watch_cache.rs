@@ -149,6 +149,9 @@ fn fields_for(fields: &HashMap<String, Fields>, prefix: &str) -> Fields {
 pub struct WatchCache {
     state: Arc<RwLock<State>>,
     progress: watch::Receiver<Revision>,
+    /// Cleared while the storage watch is down (etcd unreachable): watches end with a 503
+    /// error event, and new ones are refused with 503, until the cache has reloaded.
+    healthy: Arc<std::sync::atomic::AtomicBool>,
     storage: Arc<dyn Storage>,
     fields_by_prefix: Arc<HashMap<String, Fields>>,
 }
@@ -257,6 +260,7 @@ impl WatchCache {
         let cache = Self {
             state: Arc::new(RwLock::new(state)),
             progress,
+            healthy: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             storage,
             fields_by_prefix,
         };
@@ -309,7 +313,9 @@ impl WatchCache {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "storage watch could not start; reloading the watch cache")
+                    if self.is_healthy() {
+                        tracing::warn!(error = %e, "storage watch could not start; reloading the watch cache");
+                    }
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -321,9 +327,39 @@ impl WatchCache {
                     *self.state.write() = state;
                     from = rev;
                     progress.send_replace(rev);
+                    if !self.healthy.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        tracing::info!(revision = rev, "storage is back; the watch cache has reloaded");
+                    }
                 }
-                Err(e) => tracing::error!(error = %e, "reloading the watch cache failed"),
+                Err(e) => {
+                    tracing::debug!(error = %e, "reloading the watch cache failed");
+                    // A broken connection that heals at once only makes watchers resume; storage
+                    // that stays unreachable ends them with an error.
+                    if matches!(e, CacheError::Storage(storage::Error::Unavailable(_))) {
+                        self.end_watchers();
+                    }
+                    // Back off while storage stays away (the loop would spin otherwise).
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
             }
+        }
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.healthy.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Storage is unreachable: mark the cache unhealthy and end every current watcher (each
+    /// gets a 503 error event; clients resume from their last resourceVersion once storage is
+    /// back).
+    fn end_watchers(&self) {
+        if !self.healthy.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let mut state = self.state.write();
+        for rc in state.resources.values_mut() {
+            // Dropping the sender closes every receiver once it has drained what was sent.
+            rc.tx = broadcast::channel(WATCHER_BUFFER).0;
         }
     }
 
@@ -429,6 +465,9 @@ impl WatchCache {
     /// Watch a resource: either the current state first (as creates, at the cache's revision)
     /// and then changes, or the changes after `from`.
     pub async fn watch(&self, resource_prefix: &str, start: WatchStart) -> Result<Watch, CacheError> {
+        if !self.is_healthy() {
+            return Err(unavailable());
+        }
         if let WatchStart::After(rv) = start
             && rv > self.revision()
         {
@@ -470,20 +509,31 @@ impl WatchCache {
             Err((rv, oldest)) => return self.watch_storage(resource_prefix, rv, oldest).await,
         };
         let last = initial.last().map_or(after, CachedEvent::rv).max(after);
-        let live = futures::stream::unfold(rx, |mut rx| async move {
-            match rx.recv().await {
-                Ok(ev) => Some((Ok(ev), rx)),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::debug!(missed = n, "watcher fell behind; ending it with 410");
-                    Some((
-                        Err(CacheError::Expired {
-                            requested: 0,
-                            oldest: 0,
-                        }),
-                        rx,
-                    ))
+        let healthy = self.healthy.clone();
+        let live = futures::stream::unfold(Some(rx), move |rx| {
+            let healthy = healthy.clone();
+            async move {
+                let mut rx = rx?;
+                match rx.recv().await {
+                    Ok(ev) => Some((Ok(ev), Some(rx))),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::debug!(missed = n, "watcher fell behind; ending it with 410");
+                        Some((
+                            Err(CacheError::Expired {
+                                requested: 0,
+                                oldest: 0,
+                            }),
+                            Some(rx),
+                        ))
+                    }
+                    // Closed because storage went away: say so, then end.
+                    Err(broadcast::error::RecvError::Closed)
+                        if !healthy.load(std::sync::atomic::Ordering::Acquire) =>
+                    {
+                        Some((Err(unavailable()), None))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => None,
                 }
-                Err(broadcast::error::RecvError::Closed) => None,
             }
         })
         .filter(move |ev| futures::future::ready(ev.as_ref().map_or(true, |e| e.rv() > last)));
@@ -538,6 +588,13 @@ impl WatchCache {
             events: stream.boxed(),
         })
     }
+}
+
+/// The error of a cache whose storage watch is down.
+fn unavailable() -> CacheError {
+    CacheError::Storage(storage::Error::Unavailable(
+        "the watch cache lost its storage watch; retry shortly".into(),
+    ))
 }
 
 /// A watch served by the cache.

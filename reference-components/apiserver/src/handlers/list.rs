@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, HandlerResult, bytes_response, parse_rv, storage_status};
 use crate::registry::ResourceDef;
 use crate::storage::{ListOptions, Revision};
-use crate::watch_cache::{CacheError, CachedObject};
+use crate::watch_cache::CachedObject;
 
 /// Label and field selectors of a request, parsed and checked against the resource.
 #[derive(Debug, Clone, Default)]
@@ -142,23 +142,13 @@ pub fn list_body(
     out.freeze()
 }
 
-fn cache_status(e: CacheError) -> Status {
-    match e {
-        CacheError::TooLarge { requested, current } => super::too_large_rv(requested, current),
-        CacheError::Expired { requested, oldest } => {
-            Status::expired(format!("too old resource version: {requested} ({oldest})"))
-        }
-        other => super::internal(other),
-    }
-}
-
 /// The objects of the request's scope that match `filter`, from the watch cache.
 pub fn from_cache(ctx: &Ctx, filter: &Filter) -> Result<(Revision, Vec<Arc<CachedObject>>), Status> {
     let (rv, items) = ctx
         .state
         .cache
         .list(&ctx.def.key_prefix(), &ctx.def.list_prefix(ctx.namespace()))
-        .map_err(cache_status)?;
+        .map_err(super::cache_status)?;
     Ok((rv, items.into_iter().filter(|o| filter.matches(o)).collect()))
 }
 
@@ -172,7 +162,7 @@ pub async fn wait_for_cache(ctx: &Ctx) -> Result<(), Status> {
                 .cache
                 .wait_for(rv, std::time::Duration::from_secs(3))
                 .await
-                .map_err(cache_status)
+                .map_err(super::cache_status)
         }
         None => ctx
             .state
@@ -180,7 +170,7 @@ pub async fn wait_for_cache(ctx: &Ctx) -> Result<(), Status> {
             .wait_consistent()
             .await
             .map(|_| ())
-            .map_err(cache_status),
+            .map_err(super::cache_status),
     }
 }
 

@@ -226,6 +226,19 @@ pub fn status_response(status: &Status) -> Response {
     resp
 }
 
+/// Map a watch cache error to the `Status` Kubernetes answers with.
+pub fn cache_status(e: crate::watch_cache::CacheError) -> Status {
+    use crate::watch_cache::CacheError;
+    match e {
+        CacheError::TooLarge { requested, current } => too_large_rv(requested, current),
+        CacheError::Expired { requested, oldest } => {
+            Status::expired(format!("too old resource version: {requested} ({oldest})"))
+        }
+        CacheError::Storage(storage::Error::Unavailable(msg)) => unavailable(msg),
+        other => internal(other),
+    }
+}
+
 /// Map a storage error to the `Status` Kubernetes answers with.
 pub fn storage_status(def: &ResourceDef, name: &str, err: storage::Error) -> Status {
     let resource = def.qualified_plural();
@@ -326,22 +339,40 @@ fn check_dry_run(ctx: &Ctx) -> Result<(), Status> {
 }
 
 /// Serve one resource request.
-pub async fn dispatch(ctx: Ctx) -> Response {
+pub async fn dispatch(mut ctx: Ctx) -> Response {
     if let Err(s) = check_dry_run(&ctx) {
         return status_response(&s);
     }
+    // Protobuf bodies (kubectl's typed create commands) become JSON.
+    if let Err(s) = crate::protobuf::json_body(&mut ctx) {
+        return status_response(&s);
+    }
+    // Tables and PartialObjectMetadata, when the `Accept` header asks for them.
+    let view = match crate::table::View::of(&ctx) {
+        Ok(view) => view,
+        Err(s) => return status_response(&s),
+    };
     let result = match (ctx.info.verb, ctx.info.subresource.as_deref()) {
         (_, Some(sub)) => subresource::handle(&ctx, sub).await,
         (Verb::Get, None) => get::get(&ctx).await,
         (Verb::List, None) => list::list(&ctx).await,
-        (Verb::Watch, None) => return watch::watch(ctx).await,
+        (Verb::Watch, None) => {
+            let resp = watch::watch(ctx).await;
+            return match view {
+                Some(view) => view.respond_watch(resp),
+                None => resp,
+            };
+        }
         (Verb::Create, None) => create::create(&ctx).await,
         (Verb::Update, None) => update::update(&ctx).await,
         (Verb::Patch, None) => patch::patch(&ctx).await,
         (Verb::Delete, None) => delete::delete(&ctx).await,
         (Verb::DeleteCollection, None) => delete::delete_collection(&ctx).await,
     };
-    result.unwrap_or_else(|s| status_response(&s))
+    match (result, view) {
+        (Ok(resp), Some(view)) => view.respond(resp).await,
+        (result, _) => result.unwrap_or_else(|s| status_response(&s)),
+    }
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
     }
     let start = match (rv_param.as_deref(), send_initial) {
         (None, _) => {
-            ctx.state.cache.wait_consistent().await.map_err(super::internal)?;
+            ctx.state.cache.wait_consistent().await.map_err(super::cache_status)?;
             WatchStart::Initial
         }
         (Some("0"), _) => WatchStart::Initial,
@@ -149,7 +149,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
         Err(CacheError::TooLarge { requested, current }) => {
             return Err(super::too_large_rv(requested, current));
         }
-        Err(e) => return Err(super::internal(e)),
+        Err(e) => return Err(super::cache_status(e)),
         Ok(watch) => {
             let initial_end = matches!(start, WatchStart::Initial) && send_initial;
             tokio::spawn(async move {
@@ -201,7 +201,7 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
                                     CacheError::Expired { .. } => {
                                         Status::expired("too old resource version: the watcher fell behind")
                                     }
-                                    other => super::internal(other),
+                                    other => super::cache_status(other),
                                 };
                                 let _ = tx.send(Ok(error_line(&status))).await;
                                 return;
