@@ -34,6 +34,9 @@
 //! the field, this implementation still strips directives and `null`s from it.
 mod list;
 mod schema;
+mod strategy;
+
+pub use strategy::{FieldStrategy, ListStrategy};
 
 use super::PatchError;
 use schema::{Field, Schema};

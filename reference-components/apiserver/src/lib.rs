@@ -14,14 +14,19 @@
 
 pub mod allocator;
 pub mod apiextensions;
+pub mod apply;
 pub mod defaults;
 pub mod discovery;
 pub mod handlers;
 pub mod metrics;
+pub mod negotiation;
 pub mod object;
+pub mod openapi;
+pub mod protobuf;
 pub mod registry;
 pub mod server;
 pub mod storage;
+pub mod table;
 pub mod testing;
 pub mod validation;
 pub mod watch_cache;

@@ -248,7 +248,7 @@ async fn serve(State(state): State<Arc<ApiState>>, req: Request) -> Response {
         Err(s) => return status_response(&s),
     };
     let Some(info) = info else {
-        let resp = non_resource(&state, &parts.method, &path).await;
+        let resp = non_resource(&state, &parts.method, &path, &parts.headers).await;
         state.metrics.request(
             &parts.method.as_str().to_ascii_lowercase(),
             "",
@@ -348,7 +348,7 @@ async fn readyz(state: &ApiState) -> Response {
     r
 }
 
-async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response {
+async fn non_resource(state: &ApiState, method: &Method, path: &str, headers: &HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return status_response(&Status::failure(
             405,
@@ -371,9 +371,11 @@ async fn non_resource(state: &ApiState, method: &Method, path: &str) -> Response
             return r;
         }
         ["version"] => Some(discovery::version()),
-        ["api"] => Some(discovery::core_versions(&state.config.advertise.to_string())),
+        ["api"] => return discovery::root(&registry, headers, true, &state.config.advertise.to_string()),
         ["api", v] => discovery::resource_list(&registry, "", v),
-        ["apis"] => Some(discovery::group_list(&registry)),
+        ["apis"] => return discovery::root(&registry, headers, false, ""),
+        ["openapi", "v3"] => return crate::openapi::index(&registry),
+        ["openapi", "v3", rest @ ..] => return crate::openapi::document(&registry, &rest.join("/")),
         ["apis", g] => discovery::group(&registry, g),
         ["apis", g, v] => discovery::resource_list(&registry, g, v),
         _ => None,

@@ -250,7 +250,8 @@ async fn malformed_requests() {
     )
     .await
     .unwrap_err();
-    assert_eq!((s.code, s.reason.as_str()), (415, "UnsupportedMediaType"));
+    // Server-side apply is served (tests/apply.rs); without a fieldManager it is invalid.
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
     let s = send(
         &c,
         "PATCH",

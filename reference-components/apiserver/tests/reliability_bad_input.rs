@@ -777,7 +777,6 @@ async fn bad_patches_delete_options_and_query_parameters() {
         Some("application/json"),
         Some("text/plain"),
         None,
-        Some("application/apply-patch+yaml"),
         Some("application/merge-patch+xml"),
     ] {
         cases.push(patch(
@@ -787,6 +786,13 @@ async fn bad_patches_delete_options_and_query_parameters() {
             UNSUPPORTED,
         ));
     }
+    // Server-side apply is served (tests/apply.rs), but only with a field manager.
+    cases.push(patch(
+        "apply without fieldManager",
+        Some("application/apply-patch+yaml"),
+        br#"{"data":{"k":"changed"}}"#,
+        status(422, "Invalid", "fieldManager: Required value"),
+    ));
     cases.push(patch(
         "JSON patch array as a merge patch",
         MERGE,

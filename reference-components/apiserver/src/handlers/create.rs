@@ -86,6 +86,7 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
     let (obj, warnings) = decode_typed(ctx, obj)?;
     let mut obj = ctx.def.stored(obj);
     default_and_validate(ctx, &mut obj, None)?;
+    crate::apply::record_update(ctx, None, &mut obj);
     if ctx.def.is("", "Pod") {
         set_pod_qos(&mut obj);
     }

@@ -1,5 +1,5 @@
 //! `PATCH` an object: JSON merge, JSON and strategic merge patches, applied to the current
-//! object inside the compare-and-swap loop.
+//! object inside the compare-and-swap loop, and server-side apply ([`crate::apply`]).
 //!
 //! As in kube-apiserver, the patch applies to the current object *with* its `resourceVersion`,
 //! and the patched object's `resourceVersion` is the precondition of the write: a patch that
@@ -7,13 +7,17 @@
 //! `metadata.resourceVersion`, a JSON patch `replace` of `/metadata/resourceVersion`) gets 409
 //! Conflict when it is stale; and a JSON patch may `test` it. Strategic merge patches are for
 //! built-in kinds only: custom resources answer 415, as kube-apiserver does.
+//!
+//! A server-side apply (`application/apply-patch+yaml`) needs a `fieldManager`; it applies to
+//! the current object, or creates the object when there is none (create-on-apply).
 
+use http::StatusCode;
 use kube_core::Status;
 use kube_core::patch::{self as p, PatchError};
 use serde_json::Value;
 
 use super::write::{MAX_BODY, Part, check_identity, guaranteed_update, with_warnings};
-use super::{Ctx, HandlerResult, json};
+use super::{Ctx, HandlerResult, bytes_response, json};
 
 /// The kinds of patch the server applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +28,7 @@ enum Kind {
 }
 
 fn unsupported(ctx: &Ctx, content_type: &str) -> Status {
-    let mut supported = vec![p::JSON_PATCH, p::MERGE_PATCH];
+    let mut supported = vec![p::JSON_PATCH, p::MERGE_PATCH, p::APPLY_PATCH];
     if p::supports_strategic_merge(&ctx.def.api_version(), &ctx.def.kind) {
         supported.push(p::STRATEGIC_MERGE_PATCH);
     }
@@ -55,6 +59,10 @@ pub async fn patch_part(ctx: &Ctx, part: Part) -> HandlerResult {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
         .unwrap_or_default();
+    if content_type == p::APPLY_PATCH {
+        return apply(ctx, part).await;
+    }
+    crate::apply::check_patch_options(ctx, false)?;
     let kind = match content_type.as_str() {
         p::MERGE_PATCH => Kind::Merge,
         p::JSON_PATCH => Kind::Json,
@@ -116,5 +124,49 @@ pub async fn patch_part(ctx: &Ctx, part: Part) -> HandlerResult {
     Ok(with_warnings(
         json(updated.code, &updated.object),
         &updated.warnings,
+    ))
+}
+
+/// Server-side apply: to the current object, or create-on-apply when there is none. A race
+/// with a create or a delete starts over (a few times).
+async fn apply(ctx: &Ctx, part: Part) -> HandlerResult {
+    crate::apply::check_patch_options(ctx, true)?;
+    let (config, warnings) = crate::apply::parse_config(ctx, part == Part::Status)?;
+    let with_config_warnings = |more: &[String]| [warnings.as_slice(), more].concat();
+    for _attempt in 0..8 {
+        let result = guaranteed_update(ctx, part, |current| {
+            let mut obj = crate::apply::apply(ctx, current, &config)?;
+            check_identity(ctx, &mut obj)?;
+            Ok(obj)
+        })
+        .await;
+        match result {
+            Ok(updated) => {
+                return Ok(with_warnings(
+                    json(updated.code, &updated.object),
+                    &with_config_warnings(&updated.warnings),
+                ));
+            }
+            // Only the missing object answers 404 here: create it.
+            Err(status) if status.code == 404 && part != Part::Status => {}
+            Err(status) => return Err(status),
+        }
+        let mut obj = crate::apply::apply(ctx, None, &config)?;
+        check_identity(ctx, &mut obj)?;
+        match super::create::create_object(ctx, obj).await {
+            Ok((object, create_warnings)) => {
+                return Ok(with_warnings(
+                    bytes_response(StatusCode::CREATED, object),
+                    &with_config_warnings(&create_warnings),
+                ));
+            }
+            Err(status) if status.is_already_exists() => continue,
+            Err(status) => return Err(status),
+        }
+    }
+    Err(Status::conflict(
+        &ctx.def.qualified_plural(),
+        ctx.name(),
+        "too many concurrent writes; try again",
     ))
 }

@@ -385,12 +385,17 @@ async fn apply_update(
             Part::Main | Part::System => copy_field(old, &mut new, "status"),
             Part::Status => {
                 let status = new.get("status").cloned();
+                // A server-side apply to the status has worked out its managed fields.
+                let managed = new.pointer("/metadata/managedFields").cloned();
                 let mut merged = old.clone();
                 let root = merged.as_object_mut().expect("object");
                 match status {
                     Some(s) => root.insert("status".into(), s),
                     None => root.remove("status"),
                 };
+                if let Some(managed) = managed {
+                    meta_mut(&mut merged).insert("managedFields".into(), managed);
+                }
                 new = merged;
             }
         }
@@ -408,6 +413,9 @@ async fn apply_update(
     {
         let g = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
         meta_mut(&mut new).insert("generation".into(), (g + 1).into());
+    }
+    if part != Part::System {
+        crate::apply::record_update(ctx, Some(old), &mut new);
     }
     // The last finalizer of a deleted object gone: the object goes.
     if meta_str(&new, "deletionTimestamp").is_some() && no_finalizers(&new) {
