@@ -1,16 +1,29 @@
 //! Service address allocation: cluster IPs from a configurable range (by default inside
 //! 127.0.0.0/8, so that local tests never leave loopback) and NodePorts from 30000-32767.
 //!
-//! Allocations live in memory and are rebuilt from the stored services at start.
+//! Each apiserver keeps what it knows to be taken in memory (rebuilt from the stored services at
+//! start), and makes every allocation exclusive across the apiservers sharing a storage by
+//! reserving it there first: a create-if-absent of `/registry/ranges/serviceips/<ip>` or
+//! `/registry/ranges/servicenodeports/<port>`. A reservation another apiserver holds makes the
+//! allocation pick again (or fail, for an address the service asked for); deleting the service
+//! deletes its reservations.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use kube_core::Status;
 use kube_core::status::StatusCause;
 use parking_lot::Mutex;
 use rand::Rng;
 use serde_json::{Value, json};
+
+use crate::storage::{Error as StorageError, Storage};
+
+/// Where cluster IP reservations are stored.
+pub const IP_RESERVATIONS: &str = "/registry/ranges/serviceips/";
+/// Where NodePort reservations are stored.
+pub const PORT_RESERVATIONS: &str = "/registry/ranges/servicenodeports/";
 
 /// The NodePort range.
 pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
@@ -234,6 +247,131 @@ impl ServiceAllocator {
         Ok(alloc)
     }
 
+    /// [`allocate`](Self::allocate), made exclusive across every apiserver on `storage` by
+    /// reserving the addresses there. An address reserved by another apiserver is marked taken
+    /// and another is picked; one the service asked for explicitly is refused as already
+    /// allocated.
+    pub async fn allocate_shared(
+        &self,
+        storage: &Arc<dyn Storage>,
+        svc: &mut Value,
+    ) -> Result<Allocation, Status> {
+        let original = svc.clone();
+        let owner = format!(
+            "{}/{}",
+            svc.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            svc.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
+        // What this apiserver remembers as taken may have been freed through another one:
+        // before refusing an address the service asks for, or a full range, ask storage.
+        if self.requests_taken(&original) {
+            self.refresh(storage).await;
+        }
+        for attempt in 0..32 {
+            let alloc = match self.allocate(svc) {
+                Err(e) if e.code == 500 && attempt == 0 => {
+                    self.refresh(storage).await;
+                    *svc = original.clone();
+                    self.allocate(svc)?
+                }
+                other => other?,
+            };
+            match reserve(storage, &alloc, &owner).await {
+                Ok(()) => return Ok(alloc),
+                Err(Reserve::Taken(taken)) => {
+                    self.release(&alloc);
+                    let explicit = match taken {
+                        Taken::Ip(ip) => {
+                            self.used.lock().0.insert(ip);
+                            original.pointer("/spec/clusterIP").and_then(Value::as_str)
+                                == Some(&ip.to_string())
+                        }
+                        Taken::Port(p) => {
+                            self.used.lock().1.insert(p);
+                            node_ports(&original).contains(&p)
+                        }
+                    };
+                    if explicit {
+                        // The same check again, now that the address is known to be taken,
+                        // answers with the usual "already allocated" error.
+                        *svc = original.clone();
+                        return self.allocate(svc).inspect(|a| self.release(a));
+                    }
+                    *svc = original.clone();
+                }
+                Err(Reserve::Storage(e)) => {
+                    self.release(&alloc);
+                    return Err(Status::failure(
+                        503,
+                        kube_core::status::reason::SERVICE_UNAVAILABLE,
+                        format!("could not reserve the service's addresses: {e}"),
+                    ));
+                }
+            }
+        }
+        Err(Status::failure(
+            500,
+            "InternalError",
+            "Internal error occurred: failed to allocate the service's addresses: too many collisions",
+        ))
+    }
+
+    /// Whether `svc` asks for an address this apiserver believes taken.
+    fn requests_taken(&self, svc: &Value) -> bool {
+        let used = self.used.lock();
+        let ip = svc
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Ipv4Addr>().ok());
+        ip.is_some_and(|ip| used.0.contains(&ip)) || node_ports(svc).iter().any(|p| used.1.contains(p))
+    }
+
+    /// Replace what this apiserver believes taken by the reservations in storage.
+    async fn refresh(&self, storage: &Arc<dyn Storage>) {
+        let list = |prefix: &'static str| async move {
+            storage
+                .list(prefix, &crate::storage::ListOptions::default())
+                .await
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .filter_map(|kv| kv.key.strip_prefix(prefix).map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+        };
+        match (list(IP_RESERVATIONS).await, list(PORT_RESERVATIONS).await) {
+            (Ok(ips), Ok(ports)) => {
+                let mut used = self.used.lock();
+                used.0 = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
+                used.1 = ports.iter().filter_map(|p| p.parse().ok()).collect();
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "could not read the service address reservations");
+            }
+        }
+    }
+
+    /// [`release`](Self::release), also deleting the reservations in `storage`.
+    pub async fn release_shared(&self, storage: &Arc<dyn Storage>, alloc: &Allocation) {
+        self.release(alloc);
+        for key in reservation_keys(alloc) {
+            if let Err(e) = storage.delete(&key, None).await
+                && !matches!(e, StorageError::NotFound { .. })
+            {
+                tracing::warn!(%key, error = %e, "could not delete a service address reservation");
+            }
+        }
+    }
+
+    /// [`release_object`](Self::release_object), also deleting the reservations in `storage`.
+    pub async fn release_object_shared(&self, storage: &Arc<dyn Storage>, svc: &Value) {
+        self.release_shared(storage, &Allocation::of(svc)).await;
+    }
+
     fn release_locked(&self, used: &mut (HashSet<Ipv4Addr>, HashSet<u16>), alloc: &Allocation) {
         if let Some(ip) = alloc.ip {
             used.0.remove(&ip);
@@ -250,15 +388,76 @@ impl ServiceAllocator {
 
     /// Give back what a deleted service held.
     pub fn release_object(&self, svc: &Value) {
-        let ip = svc
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok());
-        self.release(&Allocation {
-            ip,
-            ports: node_ports(svc),
-        });
+        self.release(&Allocation::of(svc));
     }
+}
+
+impl Allocation {
+    /// What a stored service holds.
+    fn of(svc: &Value) -> Self {
+        Self {
+            ip: svc
+                .pointer("/spec/clusterIP")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok()),
+            ports: node_ports(svc),
+        }
+    }
+}
+
+enum Taken {
+    Ip(Ipv4Addr),
+    Port(u16),
+}
+
+enum Reserve {
+    Taken(Taken),
+    Storage(StorageError),
+}
+
+fn reservation_keys(alloc: &Allocation) -> Vec<String> {
+    alloc
+        .ip
+        .map(|ip| format!("{IP_RESERVATIONS}{ip}"))
+        .into_iter()
+        .chain(alloc.ports.iter().map(|p| format!("{PORT_RESERVATIONS}{p}")))
+        .collect()
+}
+
+/// Create the reservation keys of `alloc`; on a key that exists, undo the ones created.
+async fn reserve(storage: &Arc<dyn Storage>, alloc: &Allocation, owner: &str) -> Result<(), Reserve> {
+    let mut done: Vec<String> = Vec::new();
+    let items = alloc
+        .ip
+        .map(Taken::Ip)
+        .into_iter()
+        .chain(alloc.ports.iter().map(|p| Taken::Port(*p)));
+    for item in items {
+        let (key, name) = match &item {
+            Taken::Ip(ip) => (format!("{IP_RESERVATIONS}{ip}"), ip.to_string()),
+            Taken::Port(p) => (format!("{PORT_RESERVATIONS}{p}"), p.to_string()),
+        };
+        let value = json!({
+            "apiVersion": "v1",
+            "kind": "RangeAllocation",
+            "metadata": {"name": name},
+            "service": owner,
+        });
+        let result = storage.create(&key, bytes::Bytes::from(value.to_string())).await;
+        let failure = match result {
+            Ok(_) => {
+                done.push(key);
+                continue;
+            }
+            Err(StorageError::AlreadyExists { .. }) => Reserve::Taken(item),
+            Err(e) => Reserve::Storage(e),
+        };
+        for key in done {
+            let _ = storage.delete(&key, None).await;
+        }
+        return Err(failure);
+    }
+    Ok(())
 }
 
 fn node_ports(svc: &Value) -> Vec<u16> {

@@ -364,3 +364,72 @@ async fn ref_apiserver_processes_share_one_etcd_that_etcdctl_can_read() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_addresses_are_unique_across_apiservers() {
+    use k8s_openapi::api::core::v1::Service;
+    use std::collections::HashSet;
+
+    let Some(etcd) = EtcdProcess::start().await else {
+        return;
+    };
+    // A small range, so that both apiservers pick from the same few addresses.
+    let config = ServerConfig {
+        service_cidr: "127.97.0.0/26".parse().unwrap(),
+        ..Default::default()
+    };
+    let a = TestServer::start_with(etcd.shared().await, config.clone()).await;
+    let b = TestServer::start_with(etcd.shared().await, config).await;
+    let apis: Vec<Api<Service>> = [&a, &b]
+        .iter()
+        .map(|s| Api::namespaced(client(&s.url()), "default"))
+        .collect();
+    let service = |name: &str, ty: &str| -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"type": ty, "ports": [{"port": 80}]},
+        }))
+        .unwrap()
+    };
+    // 40 services created concurrently, alternating between the apiservers.
+    let creates = (0..40).map(|i| {
+        let api = apis[i % 2].clone();
+        let svc = service(
+            &format!("s{i}"),
+            if i % 4 == 0 { "NodePort" } else { "ClusterIP" },
+        );
+        async move { api.create(&PostParams::default(), &svc).await.unwrap() }
+    });
+    let created: Vec<Service> = futures::stream::iter(creates).buffer_unordered(8).collect().await;
+    let ips: HashSet<String> = created
+        .iter()
+        .map(|s| s.spec.as_ref().unwrap().cluster_ip.clone().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 40, "every service got its own cluster IP");
+    let ports: Vec<i32> = created
+        .iter()
+        .flat_map(|s| s.spec.as_ref().unwrap().ports.clone().unwrap())
+        .filter_map(|p| p.node_port)
+        .collect();
+    assert_eq!(ports.len(), 10);
+    assert_eq!(
+        ports.iter().collect::<HashSet<_>>().len(),
+        10,
+        "unique node ports"
+    );
+
+    // An address held through one apiserver is refused through the other...
+    let s0 = created.iter().find(|s| s.name_any() == "s0").unwrap();
+    let taken = s0.spec.as_ref().unwrap().cluster_ip.clone().unwrap();
+    let mut wants: Service = service("wants", "ClusterIP");
+    wants.spec.as_mut().unwrap().cluster_ip = Some(taken.clone());
+    let err = apis[1].create(&PostParams::default(), &wants).await.unwrap_err();
+    assert!(
+        matches!(&err, kube_client::Error::Api(s) if s.code == 422 && s.message.contains("already allocated")),
+        "{err}"
+    );
+    // ...and free again once that service is deleted, whichever apiserver deleted it.
+    apis[0].delete("s0", &DeleteParams::default()).await.unwrap();
+    let got = apis[1].create(&PostParams::default(), &wants).await.unwrap();
+    assert_eq!(got.spec.unwrap().cluster_ip.unwrap(), taken);
+}

@@ -200,10 +200,17 @@ async fn client_side_apply_moves_to_server_side_without_conflicts_for_kubectl_on
     let manifest = manifest.to_str().unwrap();
     kubectl.ok(&["apply", "-f", manifest]).await;
 
-    // Another field manager changing a field client-side apply wrote conflicts with it...
+    // Another field manager (even one named like kubectl) changing a field client-side apply
+    // wrote conflicts with it...
     kubectl.write("deploy.yaml", &DEPLOYMENT.replace("nginx:1", "nginx:2"));
     let out = kubectl
-        .kubectl(&["apply", "--server-side", "--field-manager=ci", "-f", manifest])
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--field-manager=kubectl-ci",
+            "-f",
+            manifest,
+        ])
         .await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(

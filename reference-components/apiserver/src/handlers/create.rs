@@ -92,10 +92,18 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
     }
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let key = ctx.def.key(ctx.namespace(), &name);
-    let allocated = if ctx.def.is("", "Service") {
+    let allocated = if !ctx.def.is("", "Service") {
+        None
+    } else if ctx.dry_run() {
         Some(ctx.state.services.allocate(&mut obj)?)
     } else {
-        None
+        // Reserved in storage too: exclusive across apiservers sharing it.
+        Some(
+            ctx.state
+                .services
+                .allocate_shared(&ctx.state.storage, &mut obj)
+                .await?,
+        )
     };
     if ctx.dry_run() {
         if let Some(a) = allocated {
@@ -118,7 +126,7 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
         }
         Err(e) => {
             if let Some(a) = allocated {
-                ctx.state.services.release(&a);
+                ctx.state.services.release_shared(&ctx.state.storage, &a).await;
             }
             Err(storage_status(&ctx.def, &name, e))
         }

@@ -258,7 +258,10 @@ pub async fn delete_object(
         match ctx.state.storage.delete(key, Some(kv.mod_revision)).await {
             Ok(gone) => {
                 if ctx.def.is("", "Service") {
-                    ctx.state.services.release_object(&current);
+                    ctx.state
+                        .services
+                        .release_object_shared(&ctx.state.storage, &current)
+                        .await;
                 }
                 return Ok((
                     from_storage(&kv.value, gone.mod_revision).map_err(internal)?,

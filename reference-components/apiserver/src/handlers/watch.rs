@@ -115,7 +115,11 @@ async fn start(ctx: Ctx) -> Result<Response, Status> {
     }
     let start = match (rv_param.as_deref(), send_initial) {
         (None, _) => {
-            ctx.state.cache.wait_consistent().await.map_err(super::cache_status)?;
+            ctx.state
+                .cache
+                .wait_consistent()
+                .await
+                .map_err(super::cache_status)?;
             WatchStart::Initial
         }
         (Some("0"), _) => WatchStart::Initial,
