@@ -164,7 +164,7 @@ async fn calls_fail_fast_while_etcd_is_stopped_and_work_again_after() {
     );
     assert!(matches!(store.revision().await, Err(Error::Unavailable(_))));
     // The keepalive gives up on the silent connection: the watch ends with an error.
-    let ended = tokio::time::timeout(Duration::from_secs(10), watch.next())
+    let ended = tokio::time::timeout(Duration::from_secs(15), watch.next())
         .await
         .expect("the watch noticed that etcd stopped answering");
     assert!(matches!(ended, Some(Err(Error::Unavailable(_)))), "{ended:?}");

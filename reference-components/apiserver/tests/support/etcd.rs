@@ -259,7 +259,9 @@ impl EtcdProcess {
             endpoints: vec![self.url()],
             request_timeout: Duration::from_secs(10),
             dial_timeout: Duration::from_millis(500),
-            keepalive: (Duration::from_millis(500), Duration::from_millis(1000)),
+            // Short enough to notice a paused etcd within seconds, long enough that a loaded test
+            // machine answering a ping late does not break a healthy connection.
+            keepalive: (Duration::from_secs(2), Duration::from_secs(5)),
             tls: self.tls.then(|| EtcdTls {
                 ca_file: Some(self.file("ca.crt")),
                 cert_file: Some(self.file("client.crt")),
