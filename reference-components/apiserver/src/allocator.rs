@@ -320,6 +320,142 @@ impl ServiceAllocator {
         ))
     }
 
+    /// Node ports for an updated service: ports of a NodePort or LoadBalancer service without
+    /// one get one, ports asking for one it did not hold before get it if it is free; all are
+    /// reserved in `storage`. Hand the result to [`settle_ports`](Self::settle_ports) once the
+    /// update is stored (or not).
+    pub async fn update_ports_shared(
+        &self,
+        storage: &Arc<dyn Storage>,
+        old: &Value,
+        new: &mut Value,
+    ) -> Result<PortChange, Status> {
+        let ty = new
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP")
+            .to_string();
+        let name = new
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let held = node_ports(old);
+        let mut change = PortChange::default();
+        if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+            let count = new
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for i in 0..count {
+                let requested = new
+                    .pointer(&format!("/spec/ports/{i}/nodePort"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                let port = if requested == 0 {
+                    match self.reserve_free_port(storage, &name).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            self.settle_ports(storage, change, false).await;
+                            return Err(e);
+                        }
+                    }
+                } else {
+                    let Some(p) = u16::try_from(requested).ok().filter(|p| NODE_PORTS.contains(p)) else {
+                        continue; // validation reports it
+                    };
+                    if held.contains(&p) || change.added.contains(&p) {
+                        continue;
+                    }
+                    let taken = || {
+                        invalid(
+                            &name,
+                            &format!("spec.ports[{i}].nodePort"),
+                            format!("Invalid value: {requested}: provided port is already allocated"),
+                        )
+                    };
+                    if self.used.lock().1.contains(&p) {
+                        self.refresh(storage).await;
+                    }
+                    if !self.used.lock().1.insert(p) {
+                        self.settle_ports(storage, change, false).await;
+                        return Err(taken());
+                    }
+                    let alloc = Allocation {
+                        ip: None,
+                        ports: vec![p],
+                    };
+                    match reserve(storage, &alloc, &name).await {
+                        Ok(()) => p,
+                        Err(_) => {
+                            self.used.lock().1.insert(p);
+                            self.settle_ports(storage, change, false).await;
+                            return Err(taken());
+                        }
+                    }
+                };
+                change.added.push(port);
+                if let Some(slot) = new.pointer_mut(&format!("/spec/ports/{i}")) {
+                    slot["nodePort"] = json!(port);
+                }
+            }
+        }
+        let kept = node_ports(new);
+        change.removed = held.into_iter().filter(|p| !kept.contains(p)).collect();
+        Ok(change)
+    }
+
+    /// After an update: give back the node ports the service no longer uses (`committed`) or
+    /// the ones reserved for an update that was not stored.
+    pub async fn settle_ports(&self, storage: &Arc<dyn Storage>, change: PortChange, committed: bool) {
+        let ports = if committed { change.removed } else { change.added };
+        if !ports.is_empty() {
+            self.release_shared(storage, &Allocation { ip: None, ports })
+                .await;
+        }
+    }
+
+    async fn reserve_free_port(&self, storage: &Arc<dyn Storage>, owner: &str) -> Result<u16, Status> {
+        for _ in 0..64 {
+            let candidate = {
+                let mut used = self.used.lock();
+                let mut rng = rand::rng();
+                let free = (0..1000)
+                    .map(|_| rng.random_range(NODE_PORTS))
+                    .find(|c| !used.1.contains(c));
+                let Some(c) = free else { break };
+                used.1.insert(c);
+                c
+            };
+            match reserve(
+                storage,
+                &Allocation {
+                    ip: None,
+                    ports: vec![candidate],
+                },
+                owner,
+            )
+            .await
+            {
+                Ok(()) => return Ok(candidate),
+                Err(Reserve::Taken(_)) => continue, // stays marked: another apiserver holds it
+                Err(Reserve::Storage(e)) => {
+                    self.used.lock().1.remove(&candidate);
+                    return Err(Status::failure(
+                        503,
+                        kube_core::status::reason::SERVICE_UNAVAILABLE,
+                        format!("could not reserve a node port: {e}"),
+                    ));
+                }
+            }
+        }
+        Err(Status::failure(
+            500,
+            "InternalError",
+            "Internal error occurred: failed to allocate a nodePort: range is full",
+        ))
+    }
+
     /// Whether `svc` asks for an address this apiserver believes taken.
     fn requests_taken(&self, svc: &Value) -> bool {
         let used = self.used.lock();
@@ -403,6 +539,13 @@ impl Allocation {
             ports: node_ports(svc),
         }
     }
+}
+
+/// Node ports an update reserved, and the ones it gave up.
+#[derive(Debug, Default)]
+pub struct PortChange {
+    added: Vec<u16>,
+    removed: Vec<u16>,
 }
 
 enum Taken {

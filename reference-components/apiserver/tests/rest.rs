@@ -617,3 +617,74 @@ async fn versions_that_share_storage() {
         Some("pulled image")
     );
 }
+
+#[tokio::test]
+async fn changing_a_service_type_allocates_and_releases_node_ports() {
+    let (_s, client) = setup().await;
+    let svcs: Api<Service> = Api::namespaced(client.clone(), "default");
+    let plain: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]},
+    }))
+    .unwrap();
+    let created = svcs.create(&PostParams::default(), &plain).await.unwrap();
+    assert!(
+        created
+            .spec
+            .unwrap()
+            .ports
+            .unwrap()
+            .iter()
+            .all(|p| p.node_port.is_none())
+    );
+
+    // ClusterIP → NodePort: every port gets a node port from the range.
+    let patch = Patch::Merge(json!({"spec": {"type": "NodePort"}}));
+    let node_port = svcs.patch("web", &PatchParams::default(), &patch).await.unwrap();
+    let ports: Vec<i32> = node_port
+        .spec
+        .unwrap()
+        .ports
+        .unwrap()
+        .iter()
+        .map(|p| p.node_port.expect("a node port"))
+        .collect();
+    assert!(ports.iter().all(|p| (30000..=32767).contains(p)), "{ports:?}");
+    assert_ne!(ports[0], ports[1]);
+    // They are taken: another service asking for one is refused.
+    let wants = |port: i32| -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": "other"},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]},
+        }))
+        .unwrap()
+    };
+    let err = svcs
+        .create(&PostParams::default(), &wants(ports[0]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_invalid() && err.to_string().contains("already allocated"),
+        "{err}"
+    );
+
+    // NodePort → ClusterIP gives them up (the spec drops them), and they can be taken again.
+    let patch = Patch::Merge(json!({"spec": {"type": "ClusterIP", "ports": [
+        {"name": "http", "port": 80},
+        {"name": "https", "port": 443},
+    ]}}));
+    let back = svcs.patch("web", &PatchParams::default(), &patch).await.unwrap();
+    assert!(
+        back.spec
+            .unwrap()
+            .ports
+            .unwrap()
+            .iter()
+            .all(|p| p.node_port.is_none())
+    );
+    let other = svcs
+        .create(&PostParams::default(), &wants(ports[0]))
+        .await
+        .unwrap();
+    assert_eq!(other.spec.unwrap().ports.unwrap()[0].node_port, Some(ports[0]));
+}

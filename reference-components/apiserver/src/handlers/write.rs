@@ -400,9 +400,40 @@ async fn apply_update(
             }
         }
     }
+    let mut ports = None;
     if ctx.def.group.is_empty() && ctx.def.kind == "Service" && part == Part::Main {
         keep_service_allocations(old, &mut new);
+        if !ctx.dry_run() {
+            // A change of type to NodePort/LoadBalancer, or new ports, get node ports now.
+            ports = Some(
+                ctx.state
+                    .services
+                    .update_ports_shared(&ctx.state.storage, old, &mut new)
+                    .await?,
+            );
+        }
     }
+    let result = finish_update(ctx, part, current, old, new, &old_meta, warnings).await;
+    if let Some(change) = ports {
+        let committed = matches!(result, Ok(Some(_)));
+        ctx.state
+            .services
+            .settle_ports(&ctx.state.storage, change, committed)
+            .await;
+    }
+    result
+}
+
+/// The rest of [`apply_update`]: defaults, validation, generation, managed fields, the write.
+async fn finish_update(
+    ctx: &Ctx,
+    part: Part,
+    current: &KeyValue,
+    old: &Value,
+    mut new: Value,
+    old_meta: &serde_json::Map<String, Value>,
+    warnings: Vec<String>,
+) -> Result<Option<Updated>, Status> {
     if part == Part::System {
         crate::defaults::default(ctx.def.storage_group(), ctx.def.storage_kind(), &mut new);
     } else {
@@ -494,6 +525,50 @@ fn keep_service_allocations(old: &Value, new: &mut Value) {
         if missing && let Some(v) = old_spec.get(field) {
             new_spec.insert(field.into(), v.clone());
         }
+    }
+    // Node ports are kept only while the service still needs them (kube-apiserver's
+    // patchAllocatedValues): a change to ClusterIP gives them up.
+    let needs_node_ports = |spec: &serde_json::Map<String, Value>| {
+        matches!(
+            spec.get("type").and_then(Value::as_str),
+            Some("NodePort" | "LoadBalancer")
+        )
+    };
+    if needs_node_ports(old_spec) && !needs_node_ports(new_spec) {
+        // kube-apiserver's dropTypeDependentFields: what the old type brought along and the
+        // update left unchanged goes with it.
+        for field in [
+            "externalTrafficPolicy",
+            "healthCheckNodePort",
+            "allocateLoadBalancerNodePorts",
+            "loadBalancerClass",
+        ] {
+            if new_spec.get(field).is_some() && new_spec.get(field) == old_spec.get(field) {
+                new_spec.remove(field);
+            }
+        }
+        let old_node_ports: Vec<Value> = old_spec
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("nodePort").cloned())
+            .collect();
+        for p in new_spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("nodePort").is_some_and(|np| old_node_ports.contains(np))
+                && let Some(m) = p.as_object_mut()
+            {
+                m.remove("nodePort");
+            }
+        }
+    }
+    if !(needs_node_ports(old_spec) && needs_node_ports(new_spec)) {
+        return;
     }
     let old_ports = old_spec
         .get("ports")
