@@ -282,6 +282,12 @@ pub fn rc_columns() -> Vec<Column> {
 
 /// A ReplicationController's row.
 pub fn replication_controller(obj: &Value, now: Timestamp) -> Row {
+    replicated(obj, now, format_labels(at(obj, "/spec/selector")))
+}
+
+/// The row ReplicationControllers and ReplicaSets share: desired, current and ready replicas,
+/// age, containers, images and the selector (a label map or a LabelSelector, formatted).
+fn replicated(obj: &Value, now: Timestamp, selector: String) -> Row {
     let (names, images) = containers(at(obj, "/spec/template/spec"));
     Row::cells(vec![
         json!(name(obj)),
@@ -291,7 +297,7 @@ pub fn replication_controller(obj: &Value, now: Timestamp) -> Row {
         age(obj, now),
         json!(names),
         json!(images),
-        json!(format_labels(at(obj, "/spec/selector"))),
+        json!(selector),
     ])
 }
 
@@ -302,17 +308,7 @@ pub fn rs_columns() -> Vec<Column> {
 
 /// A ReplicaSet's row.
 pub fn replica_set(obj: &Value, now: Timestamp) -> Row {
-    let (names, images) = containers(at(obj, "/spec/template/spec"));
-    Row::cells(vec![
-        json!(name(obj)),
-        json!(int(obj, "/spec/replicas")),
-        json!(int(obj, "/status/replicas")),
-        json!(int(obj, "/status/readyReplicas")),
-        age(obj, now),
-        json!(names),
-        json!(images),
-        json!(format_selector(at(obj, "/spec/selector"))),
-    ])
+    replicated(obj, now, format_selector(at(obj, "/spec/selector")))
 }
 
 /// Deployment columns.
