@@ -150,7 +150,13 @@ pub struct ManagedFields {
 }
 
 /// The fields no manager ever owns (kube-apiserver's strip set).
-fn strip_meta(set: &FieldSet) -> FieldSet {
+fn strip_meta(set: &mut FieldSet) {
+    static STRIP: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(meta_fields);
+    set.remove_all(&STRIP);
+}
+
+/// The top-level and `metadata` fields that no manager owns.
+fn meta_fields() -> FieldSet {
     let mut strip = FieldSet::new();
     for top in ["apiVersion", "kind", "metadata"] {
         strip.insert(&[PathElement::Field(top.into())]);
@@ -171,7 +177,7 @@ fn strip_meta(set: &FieldSet) -> FieldSet {
             PathElement::Field(meta.into()),
         ]);
     }
-    set.difference(&strip)
+    strip
 }
 
 impl ManagedFields {
@@ -278,6 +284,9 @@ impl ManagedFields {
     /// Take away what a write changed: conflicting fields (an error unless `force`) and removed
     /// fields leave every entry but `skip`.
     fn take_changes(&mut self, cmp: &Comparison, skip: Option<usize>, force: bool) -> Result<(), Error> {
+        if self.entries.iter().enumerate().all(|(i, _)| Some(i) == skip) {
+            return Ok(()); // nobody else owns anything (a create, or an object without entries)
+        }
         let changed = cmp.modified.union(&cmp.added);
         let mut conflicts = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
@@ -305,11 +314,11 @@ impl ManagedFields {
             ));
         }
         for (i, taken) in conflicts {
-            self.entries[i].fields = self.entries[i].fields.difference(&taken);
+            self.entries[i].fields.remove_all(&taken);
         }
         for (i, entry) in self.entries.iter_mut().enumerate() {
             if Some(i) != skip {
-                entry.fields = entry.fields.difference(&cmp.removed);
+                entry.fields.remove_all(&cmp.removed);
             }
         }
         Ok(())
@@ -328,12 +337,17 @@ impl ManagedFields {
         let cmp = typed::compare(old, new, ty)?;
         self.take_changes(&cmp, None, true)
             .expect("forced updates do not conflict");
-        let current = strip_meta(&cmp.modified.union(&cmp.added));
+        let Comparison {
+            mut modified, added, ..
+        } = cmp;
+        modified.absorb(added);
+        let mut current = modified;
+        strip_meta(&mut current);
         if !current.is_empty() {
             match self.position(writer, Operation::Update) {
                 Some(i) => {
                     let entry = &mut self.entries[i];
-                    entry.fields = entry.fields.union(&current);
+                    entry.fields.absorb(current);
                     entry.time = Some(now.to_string());
                 }
                 None => self.entries.push(Entry {
@@ -383,10 +397,10 @@ impl ManagedFields {
         let last = std::mem::replace(&mut managed.entries[index].fields, applied);
         managed.entries[index].api_version = writer.api_version.clone();
         if !last.is_empty() {
-            let keep = managed
-                .entries
-                .iter()
-                .fold(FieldSet::new(), |all, e| all.union(&e.fields));
+            let keep = managed.entries.iter().fold(FieldSet::new(), |mut all, e| {
+                all.extend(&e.fields);
+                all
+            });
             typed::prune(
                 &mut merged,
                 &typed::ensure_named_fields(&last, ty),
@@ -397,7 +411,7 @@ impl ManagedFields {
         let cmp = typed::compare(live, &merged, ty)?;
         managed.take_changes(&cmp, Some(index), force)?;
         let entry = &mut managed.entries[index];
-        entry.fields = strip_meta(&entry.fields);
+        strip_meta(&mut entry.fields);
         if !cmp.is_same() {
             entry.time = Some(now.to_string());
         }
@@ -445,8 +459,7 @@ impl ManagedFields {
             };
             match self.position(&bucket, Operation::Update) {
                 Some(b) => {
-                    let fields = self.entries[b].fields.union(&entry.fields);
-                    self.entries[b].fields = fields;
+                    self.entries[b].fields.extend(&entry.fields);
                     self.entries[b].time = entry.time.clone();
                     count -= 1;
                 }

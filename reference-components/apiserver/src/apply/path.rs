@@ -39,14 +39,24 @@ impl PathElement {
     /// The `fieldsV1` key of this element (`f:spec`, `k:{"name":"a"}`, ...).
     pub fn serialize(&self) -> String {
         match self {
-            PathElement::Field(name) => format!("f:{name}"),
+            PathElement::Field(name) => {
+                let mut out = String::with_capacity(2 + name.len());
+                out.push_str("f:");
+                out.push_str(name);
+                out
+            }
             PathElement::Key(fields) => {
-                let body = fields
-                    .iter()
-                    .map(|(name, value)| format!("{}:{}", Value::String(name.clone()), value))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                format!("k:{{{body}}}")
+                use std::fmt::Write;
+                let mut out = String::from("k:{");
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let name = serde_json::to_string(name).expect("strings serialise");
+                    let _ = write!(out, "{name}:{value}");
+                }
+                out.push('}');
+                out
             }
             PathElement::Value(value) => format!("v:{value}"),
             PathElement::Index(index) => format!("i:{index}"),

@@ -423,13 +423,12 @@ fn allowed_from_last_applied(live: &Value, ty: Ty<'_>, api_version: &str) -> Opt
     if applied.get("apiVersion").and_then(Value::as_str) != Some(api_version) {
         return None;
     }
-    let set = typed::to_field_set(&applied, ty, false).ok()?;
+    let mut set = typed::to_field_set(&applied, ty, false).ok()?;
     let cmp = typed::compare(&applied, live, ty).ok()?;
-    Some(
-        set.difference(&cmp.modified)
-            .difference(&cmp.added)
-            .difference(&cmp.removed),
-    )
+    set.remove_all(&cmp.modified);
+    set.remove_all(&cmp.added);
+    set.remove_all(&cmp.removed);
+    Some(set)
 }
 
 /// The object after applying `config` to `live` (served form; `None` when the object does not

@@ -41,9 +41,14 @@ impl FieldSet {
         match path {
             [] => {}
             [last] => {
-                self.members.insert(last.clone());
+                if !self.members.contains(last) {
+                    self.members.insert(last.clone());
+                }
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => self.children.entry(first.clone()).or_default().insert(rest),
+            },
         }
     }
 
@@ -74,33 +79,69 @@ impl FieldSet {
     /// Every path of `self` or `other`.
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
-        out.members.extend(other.members.iter().cloned());
-        for (pe, child) in &other.children {
-            let merged = match out.children.get(pe) {
-                Some(mine) => mine.union(child),
-                None => child.clone(),
-            };
-            out.children.insert(pe.clone(), merged);
-        }
+        out.extend(other);
         out
+    }
+
+    /// Add every path of `other` (cloning only what `self` lacks).
+    pub fn extend(&mut self, other: &FieldSet) {
+        for member in &other.members {
+            if !self.members.contains(member) {
+                self.members.insert(member.clone());
+            }
+        }
+        for (pe, child) in &other.children {
+            match self.children.get_mut(pe) {
+                Some(mine) => mine.extend(child),
+                None => {
+                    self.children.insert(pe.clone(), child.clone());
+                }
+            }
+        }
+    }
+
+    /// Add every path of `other`, moving its elements.
+    pub fn absorb(&mut self, other: FieldSet) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        self.members.extend(other.members);
+        for (pe, child) in other.children {
+            match self.children.get_mut(&pe) {
+                Some(mine) => mine.absorb(child),
+                None => {
+                    self.children.insert(pe, child);
+                }
+            }
+        }
     }
 
     /// The paths of `self` that are not in `other` (path by path: a member of `other` does not
     /// remove the paths below it).
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .filter_map(|(pe, child)| {
-                let rest = match other.children.get(pe) {
-                    Some(theirs) => child.difference(theirs),
-                    None => child.clone(),
-                };
-                (!rest.is_empty()).then(|| (pe.clone(), rest))
-            })
-            .collect();
-        FieldSet { members, children }
+        let mut out = self.clone();
+        out.remove_all(other);
+        out
+    }
+
+    /// Remove the paths of `other`, in place (see [`FieldSet::difference`]).
+    pub fn remove_all(&mut self, other: &FieldSet) {
+        if other.is_empty() {
+            return;
+        }
+        if !other.members.is_empty() {
+            self.members.retain(|m| !other.members.contains(m));
+        }
+        if !other.children.is_empty() {
+            self.children.retain(|pe, child| match other.children.get(pe) {
+                Some(theirs) => {
+                    child.remove_all(theirs);
+                    !child.is_empty()
+                }
+                None => true,
+            });
+        }
     }
 
     /// The paths in both sets.
@@ -135,6 +176,19 @@ impl FieldSet {
             prefix.push(pe.clone());
             child.collect_paths(prefix, out);
             prefix.pop();
+        }
+    }
+
+    /// The set under `path`, created (empty) when absent; the whole set for the empty path.
+    pub(super) fn node_mut(&mut self, path: &[PathElement]) -> &mut FieldSet {
+        match path {
+            [] => self,
+            [first, rest @ ..] => {
+                if !self.children.contains_key(first) {
+                    self.children.insert(first.clone(), FieldSet::new());
+                }
+                self.children.get_mut(first).expect("just ensured").node_mut(rest)
+            }
         }
     }
 

@@ -327,6 +327,14 @@ fn compare_value(
             | (Some(Value::Array(_)), None)
             | (None, Some(Value::Array(_)))
     );
+    if l.is_none() && (objects || arrays) && !both_empty {
+        // All of `r` is new: build its subtree of `added` in place.
+        if descends(rv.expect("r is a container"), ty) {
+            add_all(rv.expect("r is a container"), ty, path, out.added.node_mut(path))?;
+        }
+        out.added.insert(path);
+        return Ok(());
+    }
     if objects && !ty.atomic_object() && !both_empty {
         let empty = Map::new();
         let lm = lv.and_then(Value::as_object).unwrap_or(&empty);
@@ -364,6 +372,54 @@ fn compare_value(
     match (l, r) {
         (None, Some(_)) => out.added.insert(path),
         (Some(_), None) => out.removed.insert(path),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether [`compare`] walks into `value` (a non-empty object or list of a type that is not
+/// atomic) rather than treating it as a leaf.
+fn descends(value: &Value, ty: Ty<'_>) -> bool {
+    match value {
+        Value::Object(m) => !m.is_empty() && !ty.atomic_object(),
+        Value::Array(a) => !a.is_empty() && ty.list_type() != ListType::Atomic,
+        _ => false,
+    }
+}
+
+/// Every path under `value` (at `path`, whose set is `node`), as [`compare`] adds them for a
+/// value the old object lacks: each field and item is a member, and walked into when
+/// [`descends`] says so.
+fn add_all(value: &Value, ty: Ty<'_>, path: &mut Path, node: &mut FieldSet) -> Result<(), Invalid> {
+    let mut one = |pe: PathElement, v: &Value, ty: Ty<'_>, path: &mut Path| {
+        if descends(v, ty) {
+            path.push(pe);
+            let pe = path.last().expect("just pushed");
+            add_all(v, ty, path, node.child_mut(pe.clone()))?;
+            let pe = path.pop().expect("just pushed");
+            node.insert_member(pe);
+        } else {
+            node.insert_member(pe);
+        }
+        Ok::<(), Invalid>(())
+    };
+    match value {
+        Value::Object(fields) => {
+            for (name, v) in fields {
+                one(PathElement::Field(name.clone()), v, ty.field(name).0, path)?;
+            }
+        }
+        Value::Array(items) => {
+            let list = ty.list_type();
+            let item_ty = ty.item();
+            let (pes, by_pe) = index_items(items, &list, &ty, path)?;
+            let mut seen = BTreeSet::new();
+            for pe in &pes {
+                if seen.insert(pe) {
+                    one(pe.clone(), by_pe[pe], item_ty, path)?;
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
