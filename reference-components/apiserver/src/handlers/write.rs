@@ -154,26 +154,31 @@ pub fn check_identity(ctx: &Ctx, obj: &mut Value) -> Result<(), Status> {
     Ok(())
 }
 
-/// Unknown fields: keys of `input` that the typed round trip dropped (`null`s excepted).
-fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+/// Unknown fields: keys of `input` that the typed round trip dropped (`null`s excepted). `path`
+/// is the dotted path so far (a buffer that is restored before returning).
+fn unknown_fields(input: &Value, typed: &Value, path: &mut String, out: &mut Vec<String>) {
+    use std::fmt::Write;
+    let len = path.len();
     match (input, typed) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match b.get(k) {
-                    Some(bv) => unknown_fields(v, bv, &p, out),
-                    None if v.is_null() => {}
-                    None => out.push(p),
+                if !path.is_empty() {
+                    path.push('.');
                 }
+                path.push_str(k);
+                match b.get(k) {
+                    Some(bv) => unknown_fields(v, bv, path, out),
+                    None if v.is_null() => {}
+                    None => out.push(path.clone()),
+                }
+                path.truncate(len);
             }
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                unknown_fields(x, y, &format!("{path}[{i}]"), out);
+                let _ = write!(path, "[{i}]");
+                unknown_fields(x, y, path, out);
+                path.truncate(len);
             }
         }
         _ => {}
@@ -197,7 +202,7 @@ pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Statu
         (None, None) => return Ok((obj, Vec::new())),
     };
     let mut unknown = Vec::new();
-    unknown_fields(&obj, &typed, "", &mut unknown);
+    unknown_fields(&obj, &typed, &mut String::new(), &mut unknown);
     let directive = ctx.param("fieldValidation").unwrap_or("Warn");
     let warnings = match directive {
         "Strict" if !unknown.is_empty() => {
