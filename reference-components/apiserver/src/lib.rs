@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod negotiation;
 pub mod object;
 pub mod openapi;
+pub mod projection;
 pub mod protobuf;
 pub mod registry;
 pub mod server;

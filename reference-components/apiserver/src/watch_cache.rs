@@ -25,6 +25,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use crate::object::{field_value, from_storage, stamp_resource_version};
+use crate::projection::Projection;
 use crate::registry::Registry;
 use crate::storage::{self, Event, EventKind, ListOptions, Revision, Storage};
 
@@ -171,7 +172,9 @@ fn cache_object(
     value: &[u8],
     rv: Revision,
 ) -> Option<Arc<CachedObject>> {
-    let obj: Value = from_storage(value, rv).ok()?;
+    let wanted = ["metadata.namespace", "metadata.name", "metadata.labels"];
+    let projection = Projection::new(wanted.into_iter().chain(fields.iter().map(|(f, _)| f.as_str())));
+    let obj = projection.decode(value).ok()?;
     let meta = obj.get("metadata");
     let s = |f: &str| {
         meta.and_then(|m| m.get(f))
@@ -197,7 +200,7 @@ fn cache_object(
         rv,
         json: match stamp_resource_version(value, rv) {
             Some(stamped) => stamped,
-            None => Bytes::from(serde_json::to_vec(&obj).ok()?),
+            None => Bytes::from(serde_json::to_vec(&from_storage(value, rv).ok()?).ok()?),
         },
         namespace: s("namespace"),
         name: s("name"),
