@@ -29,6 +29,8 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
             "create not allowed while custom resource definition is terminating",
         ));
     }
+    // The prefix the name was generated from, if it was.
+    let mut generated = None;
     {
         let meta = meta_mut(&mut obj);
         if meta
@@ -52,8 +54,8 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
                 .filter(|g| !g.is_empty())
             {
                 Some(prefix) => {
-                    let generated = generate_name(prefix);
-                    meta.insert("name".into(), generated.into());
+                    generated = Some(prefix.to_string());
+                    meta.insert("name".into(), generate_name(prefix).into());
                 }
                 None => {
                     return Err(Status::invalid(
@@ -112,8 +114,21 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
         let served = serde_json::to_vec(&ctx.def.served(obj)).map_err(internal)?;
         return Ok((served.into(), warnings));
     }
-    let bytes = to_storage(obj);
-    match ctx.state.storage.create(&key, bytes.clone()).await {
+    let stored = store_new(
+        ctx.state.storage.as_ref(),
+        |name| ctx.def.key(ctx.namespace(), name),
+        Created {
+            key,
+            name,
+            bytes: to_storage(obj),
+        },
+        generated.as_deref(),
+        generate_name,
+    )
+    .await?;
+    let Created { name, bytes, .. } = stored.0;
+    let result = stored.1;
+    match result {
         Ok(kv) if !ctx.def.converts() => Ok((
             crate::object::served_bytes(&bytes, kv.mod_revision).map_err(internal)?,
             warnings,
@@ -132,6 +147,44 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
         }
     }
 }
+
+/// A new object: its key, name and stored bytes.
+struct Created {
+    key: String,
+    name: String,
+    bytes: bytes::Bytes,
+}
+
+/// Store `new`. A name generated from `prefix` that is taken is generated again (with `next`),
+/// up to [`GENERATE_NAME_RETRIES`] times, as kube-apiserver's RetryGenerateName does: with 5
+/// random characters, collisions start within a few thousand names. Returns the object as last
+/// tried and the storage's answer.
+async fn store_new(
+    storage: &dyn crate::storage::Storage,
+    key_of: impl Fn(&str) -> String,
+    mut new: Created,
+    prefix: Option<&str>,
+    mut next: impl FnMut(&str) -> String,
+) -> Result<(Created, crate::storage::Result<crate::storage::KeyValue>), Status> {
+    let mut result = storage.create(&new.key, new.bytes.clone()).await;
+    if let Some(prefix) = prefix {
+        for _ in 0..GENERATE_NAME_RETRIES {
+            if !matches!(result, Err(crate::storage::Error::AlreadyExists { .. })) {
+                break;
+            }
+            new.name = next(prefix);
+            new.key = key_of(&new.name);
+            let mut obj: Value = serde_json::from_slice(&new.bytes).map_err(internal)?;
+            meta_mut(&mut obj).insert("name".into(), new.name.clone().into());
+            new.bytes = to_storage(obj);
+            result = storage.create(&new.key, new.bytes.clone()).await;
+        }
+    }
+    Ok((new, result))
+}
+
+/// How many times a create whose generated name is taken tries another one.
+const GENERATE_NAME_RETRIES: usize = 7;
 
 /// The namespace must exist and not be terminating.
 pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
@@ -229,5 +282,64 @@ fn set_pod_qos(pod: &mut Value) {
     };
     if let Some(status) = pod.get_mut("status").and_then(Value::as_object_mut) {
         status.insert("qosClass".into(), class.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{MemoryStorage, Storage};
+
+    fn created(name: &str) -> Created {
+        Created {
+            key: format!("/registry/pods/ns/{name}"),
+            name: name.into(),
+            bytes: to_storage(json!({"metadata": {"name": name, "generateName": "web-"}})),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_taken_generated_name_is_generated_again_up_to_seven_times() {
+        let storage = MemoryStorage::new();
+        let key_of = |name: &str| format!("/registry/pods/ns/{name}");
+        for taken in ["web-aaaaa", "web-bbbbb"] {
+            storage
+                .create(&key_of(taken), to_storage(json!({})))
+                .await
+                .unwrap();
+        }
+        // Taken, taken, then free: the third name is stored, with its name in the object.
+        let mut names = ["web-bbbbb", "web-ccccc"].into_iter();
+        let (new, result) = store_new(&storage, key_of, created("web-aaaaa"), Some("web-"), |_| {
+            names.next().unwrap().to_string()
+        })
+        .await
+        .unwrap();
+        assert!(result.is_ok());
+        assert_eq!(
+            (new.name.as_str(), new.key.as_str()),
+            ("web-ccccc", "/registry/pods/ns/web-ccccc")
+        );
+        let stored: Value =
+            serde_json::from_slice(&storage.get(&new.key).await.unwrap().unwrap().value).unwrap();
+        assert_eq!(stored["metadata"]["name"], "web-ccccc");
+
+        // Always taken: 1 + 7 attempts, then the conflict is the answer.
+        let mut tries = 0;
+        let (_, result) = store_new(&storage, key_of, created("web-aaaaa"), Some("web-"), |_| {
+            tries += 1;
+            "web-bbbbb".to_string()
+        })
+        .await
+        .unwrap();
+        assert!(matches!(result, Err(crate::storage::Error::AlreadyExists { .. })));
+        assert_eq!(tries, GENERATE_NAME_RETRIES);
+
+        // A name the client chose is never replaced.
+        let (new, result) = store_new(&storage, key_of, created("web-aaaaa"), None, |_| unreachable!())
+            .await
+            .unwrap();
+        assert!(result.is_err());
+        assert_eq!(new.name, "web-aaaaa");
     }
 }
