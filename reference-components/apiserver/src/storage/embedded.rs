@@ -1,16 +1,12 @@
-//! `EmbeddedStorage`: the [`Engine`] made durable in one redb file, `<data dir>/store.redb`.
+//! `EmbeddedStorage`: the [`Engine`] made durable in one data directory.
 //!
-//! # Tables
-//!
-//! - `objects`: key → (create revision, modification revision, value), the latest value of
-//!   every live key;
-//! - `event_log`: revision → event (codec in `embedded/codec.rs`), every write since the
-//!   compaction point, so that watch history survives restarts: a watcher that resumes from
-//!   its last revision after a restart misses nothing still in the window;
-//! - `meta`: `revision` (the store revision) and `compacted` (the compaction point).
-//!
-//! On open the three are loaded into a fresh [`Engine`] ([`Engine::restore`]); revisions keep
-//! increasing across restarts.
+//! The engine holds the store in memory; a write-ahead log and snapshots in the directory make
+//! it durable (`embedded/wal.rs`: one sequential append and one `fdatasync` per group of
+//! writes). Opening the directory reads the newest snapshot and replays the log after it;
+//! revisions keep increasing across restarts, and watch history since the compaction point
+//! survives them, so a watcher that resumes from its last revision after a restart misses
+//! nothing still in the window. A directory written by an older version (one redb file,
+//! `store.redb`) is imported on first open and the file renamed to `store.redb.imported`.
 //!
 //! # The write path
 //!
@@ -20,9 +16,9 @@
 //!    to the writer, and becomes the pending state of its key. So the second of two
 //!    compare-and-swaps on one key in one batch sees the first one's result, and queue order is
 //!    revision order.
-//! 2. One writer thread drains the queue and commits everything it found in one redb
-//!    transaction with [`Durability::Immediate`]: a single fsync acknowledges a whole group of
-//!    concurrent writes (group commit). redb blocks, so the writer is an OS thread, not a task.
+//! 2. One writer thread drains the queue and appends everything it found to the log with one
+//!    `fdatasync`: a single flush acknowledges a whole group of concurrent writes (group
+//!    commit). File I/O blocks, so the writer is an OS thread, not a task.
 //! 3. Only after the commit are the events applied to the engine (which publishes them to
 //!    watchers), the overlay entries cleared, and the callers answered. A write is durable when
 //!    its call returns, and what readers and watchers see is always on disk.
@@ -31,10 +27,11 @@
 //! checked against the failed ones) fail with [`Error::Backend`], the overlay is dropped and
 //! revisions continue from the engine's, so the engine and the log always agree.
 //!
-//! Compaction goes through the same queue: it trims `event_log`, records the compaction point
-//! in `meta`, then compacts the engine.
+//! Compaction goes through the same queue: it logs the compaction point, then compacts the
+//! engine; the next snapshot leaves the compacted history out.
 
 mod codec;
+mod wal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 use super::engine::{Engine, EngineConfig, Snapshot, WriteOp};
@@ -52,8 +49,8 @@ use super::{
     Error, Event, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Storage, WatchStream,
 };
 
-/// The file inside the data directory.
-pub const FILE_NAME: &str = "store.redb";
+/// The single file of a directory written by an older version, imported on first open.
+const LEGACY_FILE_NAME: &str = "store.redb";
 
 const OBJECTS: TableDefinition<'_, &str, (u64, u64, &[u8])> = TableDefinition::new("objects");
 const EVENT_LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("event_log");
@@ -159,21 +156,31 @@ impl EmbeddedStorage {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Backend(format!("creating {}: {e}", dir.display())))?;
-        let path = dir.join(FILE_NAME);
-        let db = Database::create(&path)
-            .map_err(redb::Error::from)
-            .map_err(backend("opening the database"))?;
-        create_tables(&db).map_err(backend("creating tables"))?;
-        let snapshot = load(&db)?;
+        let legacy = dir.join(LEGACY_FILE_NAME);
+        let mut imported = false;
+        let wal::Opened { wal, engine } = wal::Wal::open(dir, config, || {
+            if !legacy.exists() {
+                return Ok(None);
+            }
+            imported = true;
+            let db = Database::create(&legacy)
+                .map_err(redb::Error::from)
+                .map_err(backend("opening the database"))?;
+            load(&db).map(Some)
+        })?;
+        if imported {
+            let kept = legacy.with_extension("redb.imported");
+            std::fs::rename(&legacy, &kept)
+                .map_err(|e| Error::Backend(format!("renaming {}: {e}", legacy.display())))?;
+        }
         tracing::info!(
-            path = %path.display(),
-            revision = snapshot.revision,
-            compacted = snapshot.compacted,
-            keys = snapshot.live.len(),
-            events = snapshot.events.len(),
+            path = %dir.display(),
+            revision = engine.revision(),
+            compacted = engine.compacted(),
+            events = engine.history_len(),
             "opened embedded storage"
         );
-        let engine = Arc::new(Engine::restore(config, snapshot)?);
+        let engine = Arc::new(engine);
         let (queue, rx) = mpsc::channel();
         let sequencer = Arc::new(Mutex::new(Sequencer {
             next: engine.revision() + 1,
@@ -182,7 +189,7 @@ impl EmbeddedStorage {
         }));
         let stats = Arc::new(Counters::default());
         let writer = Writer {
-            db,
+            wal,
             engine: engine.clone(),
             sequencer: sequencer.clone(),
             stats: stats.clone(),
@@ -197,11 +204,11 @@ impl EmbeddedStorage {
             sequencer,
             stats,
             writer: Some(writer),
-            path,
+            path: dir.to_owned(),
         })
     }
 
-    /// The database file.
+    /// The data directory.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -317,15 +324,7 @@ impl Storage for EmbeddedStorage {
     }
 }
 
-fn create_tables(db: &Database) -> Result<(), redb::Error> {
-    let txn = db.begin_write()?;
-    txn.open_table(OBJECTS)?;
-    txn.open_table(EVENT_LOG)?;
-    txn.open_table(META)?;
-    txn.commit()?;
-    Ok(())
-}
-
+/// The state of a store written by an older version (one redb file).
 fn load(db: &Database) -> Result<Snapshot> {
     let read = || -> Result<Snapshot, redb::Error> {
         let txn = db.begin_read()?;
@@ -362,7 +361,7 @@ fn load(db: &Database) -> Result<Snapshot> {
 
 /// The single writer: owns the database, commits batches, applies them to the engine.
 struct Writer {
-    db: Database,
+    wal: wal::Wal,
     engine: Arc<Engine>,
     sequencer: Arc<Mutex<Sequencer>>,
     stats: Arc<Counters>,
@@ -418,7 +417,7 @@ impl Writer {
     /// Commits one batch; false if the writer must stop.
     fn commit(&mut self, batch: Vec<QueuedWrite>) -> bool {
         let events: Vec<Arc<Event>> = batch.iter().map(|w| w.event.clone()).collect();
-        if let Err(e) = persist(&self.db, &events) {
+        if let Err(e) = self.wal.append(&events) {
             tracing::error!(error = %e, writes = batch.len(), "storage commit failed");
             let error = Error::Backend(format!("commit failed: {e}"));
             self.abandon(batch, &error);
@@ -450,6 +449,10 @@ impl Writer {
         for write in batch {
             let _ = write.done.send(Ok(write.event.kv.clone()));
         }
+        if let Err(e) = self.wal.maybe_checkpoint(&self.engine) {
+            // The log keeps everything: nothing is lost, the next commit tries again.
+            tracing::error!(error = %e, "starting a storage snapshot failed");
+        }
         true
     }
 
@@ -475,58 +478,88 @@ impl Writer {
         }
     }
 
-    fn compact(&self, revision: Revision) -> Result<()> {
+    fn compact(&mut self, revision: Revision) -> Result<()> {
         if !self.engine.check_compact(revision)? {
             return Ok(());
         }
-        let trim = || -> Result<(), redb::Error> {
-            let txn = db_write(&self.db)?;
-            {
-                let mut log = txn.open_table(EVENT_LOG)?;
-                log.retain_in(..=revision, |_, _| false)?;
-                txn.open_table(META)?.insert(META_COMPACTED, revision)?;
-            }
-            txn.commit()?;
-            Ok(())
-        };
-        trim().map_err(backend("compacting"))?;
+        self.wal
+            .compact(revision)
+            .map_err(|e| Error::Backend(format!("compacting: {e}")))?;
         self.engine.compact(revision)
     }
 }
 
-fn db_write(db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)?;
-    Ok(txn)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Writes one batch in one durable transaction.
-fn persist(db: &Database, events: &[Arc<Event>]) -> Result<(), redb::Error> {
-    let Some(last) = events.last() else {
-        return Ok(());
-    };
-    let txn = db_write(db)?;
-    {
-        let mut objects = txn.open_table(OBJECTS)?;
-        let mut log = txn.open_table(EVENT_LOG)?;
-        let mut buf = Vec::new();
-        for event in events {
-            let kv = &event.kv;
-            match event.kind {
-                EventKind::Delete => {
-                    objects.remove(kv.key.as_str())?;
-                }
-                EventKind::Create | EventKind::Update => {
-                    let row = (kv.create_revision, kv.mod_revision, kv.value.as_ref());
-                    objects.insert(kv.key.as_str(), row)?;
-                }
+    /// A store as older versions wrote it: one redb file with the live objects, the event log
+    /// since the compaction point and the two counters.
+    fn write_legacy(
+        path: &Path,
+        live: &[KeyValue],
+        events: &[Event],
+        revision: Revision,
+        compacted: Revision,
+    ) {
+        let db = Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut objects = txn.open_table(OBJECTS).unwrap();
+            for kv in live {
+                objects
+                    .insert(
+                        kv.key.as_str(),
+                        (kv.create_revision, kv.mod_revision, kv.value.as_ref()),
+                    )
+                    .unwrap();
             }
-            buf.clear();
-            codec::encode(event, &mut buf);
-            log.insert(event.revision(), buf.as_slice())?;
+            let mut log = txn.open_table(EVENT_LOG).unwrap();
+            for event in events {
+                let mut buf = Vec::new();
+                codec::encode(event, &mut buf);
+                log.insert(event.revision(), buf.as_slice()).unwrap();
+            }
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert(META_REVISION, revision).unwrap();
+            meta.insert(META_COMPACTED, compacted).unwrap();
         }
-        txn.open_table(META)?.insert(META_REVISION, last.revision())?;
+        txn.commit().unwrap();
     }
-    txn.commit()?;
-    Ok(())
+
+    #[tokio::test]
+    async fn a_store_of_an_older_version_is_imported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = |key: &str, value: &'static str, create, m| KeyValue {
+            key: key.into(),
+            value: Bytes::from_static(value.as_bytes()),
+            create_revision: create,
+            mod_revision: m,
+        };
+        // /a written at 2 (compacted away), /b created at 3 and updated at 4; compacted at 3.
+        let live = [kv("/a", "a", 2, 2), kv("/b", "b2", 3, 4)];
+        let events = [Event {
+            kind: EventKind::Update,
+            kv: kv("/b", "b2", 3, 4),
+            prev: Some(kv("/b", "b1", 3, 3)),
+        }];
+        write_legacy(&dir.path().join(LEGACY_FILE_NAME), &live, &events, 4, 3);
+
+        let store = EmbeddedStorage::open(dir.path()).unwrap();
+        assert_eq!(store.get("/a").await.unwrap(), Some(live[0].clone()));
+        assert_eq!(store.get("/b").await.unwrap(), Some(live[1].clone()));
+        assert_eq!(store.revision().await.unwrap(), 4);
+        assert_eq!(store.engine().compacted(), 3);
+        let created = store.create("/c", "c".into()).await.unwrap();
+        assert_eq!(created.mod_revision, 5);
+        drop(store);
+        assert!(!dir.path().join(LEGACY_FILE_NAME).exists());
+        assert!(dir.path().join("store.redb.imported").exists());
+
+        // Reopened from the new files, with the write made after the import.
+        let store = EmbeddedStorage::open(dir.path()).unwrap();
+        assert_eq!(store.get("/c").await.unwrap(), Some(created));
+        assert_eq!(store.get("/b").await.unwrap(), Some(live[1].clone()));
+        assert_eq!(store.engine().history_len(), 2);
+    }
 }

@@ -303,6 +303,22 @@ impl Engine {
         })
     }
 
+    /// Everything [`Engine::restore`] needs to rebuild this store: the live values and the
+    /// history since the compaction point. Values are shared, not copied.
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.state.read();
+        Snapshot {
+            revision: state.revision,
+            compacted: state.compacted,
+            live: state
+                .keys
+                .iter()
+                .filter_map(|(key, versions)| versions.last()?.to_kv(key))
+                .collect(),
+            events: state.history.iter().map(|e| Event::clone(e)).collect(),
+        }
+    }
+
     /// The store revision: the revision of the latest write (1 for an empty store).
     pub fn revision(&self) -> Revision {
         self.state.read().revision
