@@ -102,9 +102,13 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
     if is_apply(ctx) || matches!(ctx.info.subresource.as_deref(), Some("binding" | "eviction")) {
         return; // an apply worked them out; a binding only sets what the scheduler decided
     }
-    let sent = new.pointer("/metadata/managedFields").cloned();
+    // Taken out while the object is compared (it is not part of what anyone manages), and
+    // replaced by the new entries.
+    let sent = new
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|meta| meta.remove("managedFields"));
     if ManagedFields::is_reset(sent.as_ref()) {
-        crate::object::meta_mut(new).remove("managedFields");
         return;
     }
     let from_request = ctx
@@ -118,26 +122,31 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
         Some(managed) => Ok(managed),
         None => ManagedFields::decode(old.and_then(|o| o.pointer("/metadata/managedFields"))),
     };
-    let served = |v: &Value| match ctx.def.conversion {
-        Some(_) => ctx.def.served(without_managed_fields(v)),
-        None => without_managed_fields(v),
-    };
     let old_plain = match old {
-        Some(old) => served(old),
+        Some(old) => match ctx.def.conversion {
+            Some(_) => ctx.def.served(without_managed_fields(old)),
+            None => without_managed_fields(old),
+        },
         None if ctx.def.is_custom() => json!({}),
         None => zero_object(new),
     };
-    let new_plain = served(new);
+    let converted;
+    let new_plain = match ctx.def.conversion {
+        Some(_) => {
+            converted = ctx.def.served(new.clone());
+            &converted
+        }
+        None => &*new,
+    };
     let result = base.and_then(|mut managed| {
         let now = crate::object::now_rfc3339();
-        managed.update(&old_plain, &new_plain, type_of(&ctx.def), &writer(ctx), &now)?;
+        managed.update(&old_plain, new_plain, type_of(&ctx.def), &writer(ctx), &now)?;
         Ok(managed)
     });
     match result {
         Ok(managed) => set_managed_fields(new, &managed),
         Err(e) => {
             tracing::warn!(error = %e, name = %ctx.name(), "cannot work out managed fields; dropping them");
-            crate::object::meta_mut(new).remove("managedFields");
         }
     }
 }

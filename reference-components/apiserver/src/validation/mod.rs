@@ -239,18 +239,40 @@ impl Path {
         if self.0.is_empty() {
             Self(name.to_string())
         } else {
-            Self(format!("{}.{name}", self.0))
+            self.joined(&[".", name])
         }
     }
 
     /// `self[index]`.
     pub fn index(&self, index: usize) -> Self {
-        Self(format!("{}[{index}]", self.0))
+        // Paths are built for every field validated, errors or not: no formatting machinery.
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = index;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
+        self.joined(&["[", digits, "]"])
     }
 
     /// `self[key]` (a map key, unquoted as Kubernetes prints it).
     pub fn key(&self, key: &str) -> Self {
-        Self(format!("{}[{key}]", self.0))
+        self.joined(&["[", key, "]"])
+    }
+
+    fn joined(&self, parts: &[&str]) -> Self {
+        let mut s = String::with_capacity(self.0.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        s.push_str(&self.0);
+        for part in parts {
+            s.push_str(part);
+        }
+        Self(s)
     }
 }
 

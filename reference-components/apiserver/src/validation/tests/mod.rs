@@ -407,3 +407,19 @@ fn no_new_finalizers_while_deleting() {
     let msg = "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/x\"}";
     assert_error(&errs, "metadata.finalizers", "FieldValueForbidden", msg);
 }
+
+#[test]
+fn paths_print_as_kubernetes_prints_them() {
+    let spec = Path::new("").child("spec");
+    assert_eq!(spec.to_string(), "spec");
+    let c = spec.child("containers").index(0).child("ports").index(1234);
+    assert_eq!(c.to_string(), "spec.containers[0].ports[1234]");
+    assert_eq!(
+        spec.child("nodeSelector").key("a/b").to_string(),
+        "spec.nodeSelector[a/b]"
+    );
+    assert_eq!(
+        Path::new("x").index(usize::MAX).to_string(),
+        format!("x[{}]", usize::MAX)
+    );
+}
