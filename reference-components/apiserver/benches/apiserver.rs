@@ -48,6 +48,11 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
+/// The allocator `ref-apiserver` runs with, so that the in-process rows compare with the child
+/// process's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The namespace every benchmark object lives in.
 const NS: &str = "bench";
 /// `etcdctl check perf --load=l` on the machine of the issue.
