@@ -180,6 +180,30 @@ fn meta_fields() -> FieldSet {
     strip
 }
 
+/// One `managedFields` entry as kube-apiserver writes it.
+pub(super) fn entry_json(
+    writer: &Writer,
+    operation: Operation,
+    time: Option<&str>,
+    fields_v1: Value,
+) -> Value {
+    let mut entry = Map::new();
+    if !writer.manager.is_empty() {
+        entry.insert("manager".into(), writer.manager.clone().into());
+    }
+    entry.insert("operation".into(), operation.as_str().into());
+    entry.insert("apiVersion".into(), writer.api_version.clone().into());
+    if let Some(time) = time {
+        entry.insert("time".into(), time.into());
+    }
+    entry.insert("fieldsType".into(), "FieldsV1".into());
+    entry.insert("fieldsV1".into(), fields_v1);
+    if !writer.subresource.is_empty() {
+        entry.insert("subresource".into(), writer.subresource.clone().into());
+    }
+    Value::Object(entry)
+}
+
 impl ManagedFields {
     /// Read `metadata.managedFields` (absent or `null`: none).
     pub fn decode(value: Option<&Value>) -> Result<Self, String> {
@@ -246,21 +270,12 @@ impl ManagedFields {
             entries
                 .into_iter()
                 .map(|e| {
-                    let mut entry = Map::new();
-                    if !e.manager.is_empty() {
-                        entry.insert("manager".into(), e.manager.clone().into());
-                    }
-                    entry.insert("operation".into(), e.operation.as_str().into());
-                    entry.insert("apiVersion".into(), e.api_version.clone().into());
-                    if let Some(time) = &e.time {
-                        entry.insert("time".into(), time.clone().into());
-                    }
-                    entry.insert("fieldsType".into(), "FieldsV1".into());
-                    entry.insert("fieldsV1".into(), e.fields.to_fields_v1());
-                    if !e.subresource.is_empty() {
-                        entry.insert("subresource".into(), e.subresource.clone().into());
-                    }
-                    Value::Object(entry)
+                    let writer = Writer {
+                        manager: e.manager.clone(),
+                        api_version: e.api_version.clone(),
+                        subresource: e.subresource.clone(),
+                    };
+                    entry_json(&writer, e.operation, e.time.as_deref(), e.fields.to_fields_v1())
                 })
                 .collect(),
         )

@@ -38,6 +38,7 @@
 //! assert_eq!(managed.encode()[0]["fieldsV1"], json!({"f:data": {"f:a": {}}}));
 //! ```
 
+mod created;
 pub mod managed;
 pub mod path;
 pub mod request;

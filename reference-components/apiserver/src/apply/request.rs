@@ -138,6 +138,23 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
         }
         None => &*new,
     };
+    if matches!(&base, Ok(managed) if managed.is_empty()) {
+        // Nobody owns anything yet (a create, or an object without entries): the writer gets
+        // what changed, computed straight into fieldsV1.
+        if let Some(fields) = super::created::fields_v1(&old_plain, new_plain, type_of(&ctx.def)) {
+            if !fields.is_empty() {
+                let now = crate::object::now_rfc3339();
+                let entry = managed::entry_json(
+                    &writer(ctx),
+                    managed::Operation::Update,
+                    Some(&now),
+                    Value::Object(fields),
+                );
+                crate::object::meta_mut(new).insert("managedFields".into(), Value::Array(vec![entry]));
+            }
+            return;
+        }
+    }
     let result = base.and_then(|mut managed| {
         let now = crate::object::now_rfc3339();
         managed.update(&old_plain, new_plain, type_of(&ctx.def), &writer(ctx), &now)?;

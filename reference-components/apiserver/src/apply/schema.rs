@@ -71,30 +71,36 @@ const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
 /// Fields of built-in kinds that hold atomic structs or maps (`+structType=atomic`,
 /// `+mapType=atomic`), by name: label selectors (and the map selectors of Services and
 /// ReplicationControllers), node selectors, object references and key selectors.
-const ATOMIC_FIELDS: &[&str] = &[
-    "selector",
-    "nodeSelector",
-    "podSelector",
-    "namespaceSelector",
-    "labelSelector",
-    "requiredDuringSchedulingIgnoredDuringExecution",
-    "preference",
-    "configMapKeyRef",
-    "secretKeyRef",
-    "fieldRef",
-    "resourceFieldRef",
-    "involvedObject",
-    "related",
-    "regarding",
-    "claimRef",
-    "targetRef",
-    "dataSource",
-    "dataSourceRef",
-];
+fn is_atomic_field(name: &str) -> bool {
+    // A match, not a list scan: this runs for every field of every object written.
+    matches!(
+        name,
+        "selector"
+            | "nodeSelector"
+            | "podSelector"
+            | "namespaceSelector"
+            | "labelSelector"
+            | "requiredDuringSchedulingIgnoredDuringExecution"
+            | "preference"
+            | "configMapKeyRef"
+            | "secretKeyRef"
+            | "fieldRef"
+            | "resourceFieldRef"
+            | "involvedObject"
+            | "related"
+            | "regarding"
+            | "claimRef"
+            | "targetRef"
+            | "dataSource"
+            | "dataSourceRef"
+    )
+}
 
 /// Lists of built-in kinds whose items are atomic structs (`OwnerReference`,
 /// `LocalObjectReference`).
-const ATOMIC_ITEMS: &[&str] = &["ownerReferences", "imagePullSecrets"];
+fn is_atomic_items(name: &str) -> bool {
+    matches!(name, "ownerReferences" | "imagePullSecrets")
+}
 
 impl Builtin {
     fn new(strategy: FieldStrategy) -> Self {
@@ -117,8 +123,8 @@ impl Builtin {
         };
         Self {
             strategy,
-            atomic: ATOMIC_FIELDS.contains(&name),
-            atomic_items: ATOMIC_ITEMS.contains(&name),
+            atomic: is_atomic_field(name),
+            atomic_items: is_atomic_items(name),
             name_keys,
         }
     }

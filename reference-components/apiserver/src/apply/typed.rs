@@ -65,7 +65,7 @@ fn at(path: &Path, message: String) -> Invalid {
     }
 }
 
-fn is_empty_container(value: &Value) -> bool {
+pub(super) fn is_empty_container(value: &Value) -> bool {
     match value {
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
@@ -182,7 +182,7 @@ fn merge_value(
 }
 
 /// The items of a list by path element, the first of duplicates winning.
-fn index_items<'v>(
+pub(super) fn index_items<'v>(
     items: &'v [Value],
     list: &ListType<'_>,
     ty: &Ty<'_>,

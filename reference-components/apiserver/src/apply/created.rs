@@ -1,0 +1,248 @@
+//! The managed fields of a write that nobody else owns anything of, written straight to
+//! `fieldsV1`.
+//!
+//! A create (and an update of an object without managed fields) gives its manager exactly the
+//! paths that [`typed::compare`] finds added or modified, less the metadata nobody owns. The
+//! general route builds those as [`FieldSet`](super::FieldSet) tries, merges them, subtracts
+//! the metadata and encodes the result: a third of the CPU of a pod create. This walk makes
+//! the same comparison and writes the `fieldsV1` JSON as it goes. Any value the walk finds
+//! invalid (a list item without its key, ...) makes it give up, and the general route reports
+//! the error with its path.
+
+use serde_json::{Map, Value};
+
+use super::path::{Path, PathElement, values_equal};
+use super::schema::{ListType, Ty};
+use super::typed::{index_items, is_empty_container};
+
+/// The metadata fields no manager owns (as `managed::strip_meta`).
+const UNOWNED_META: [&str; 9] = [
+    "f:name",
+    "f:namespace",
+    "f:creationTimestamp",
+    "f:selfLink",
+    "f:uid",
+    "f:clusterName",
+    "f:generation",
+    "f:managedFields",
+    "f:resourceVersion",
+];
+
+/// The `fieldsV1` of what turning `old` into `new` (both without `metadata.managedFields`)
+/// added or modified, without the unowned metadata. `None` if a value does not fit its type.
+pub fn fields_v1(old: &Value, new: &Value, ty: Ty<'_>) -> Option<Map<String, Value>> {
+    let mut root = Map::new();
+    children(Some(old), Some(new), ty, &mut root)?;
+    root.remove("f:apiVersion");
+    root.remove("f:kind");
+    if let Some(Value::Object(meta)) = root.get_mut("f:metadata") {
+        meta.remove(".");
+        for name in UNOWNED_META {
+            // A stripped member keeps what is owned below it (never the case for these).
+            match meta.get_mut(name) {
+                Some(Value::Object(inner)) if inner.keys().any(|k| k != ".") => {
+                    inner.remove(".");
+                }
+                Some(_) => {
+                    meta.remove(name);
+                }
+                None => {}
+            }
+        }
+        if meta.is_empty() {
+            root.remove("f:metadata");
+        }
+    }
+    Some(root)
+}
+
+/// Whether `compare` walks into the pair rather than comparing it as a leaf; fills `out` with
+/// the changed paths under it if so.
+fn children(l: Option<&Value>, r: Option<&Value>, ty: Ty<'_>, out: &mut Map<String, Value>) -> Option<bool> {
+    let both_empty = l.is_none_or(is_empty_container) && r.is_none_or(is_empty_container);
+    let (lv, rv) = (l.filter(|v| !v.is_null()), r.filter(|v| !v.is_null()));
+    let objects = matches!(
+        (lv, rv),
+        (Some(Value::Object(_)), Some(Value::Object(_)))
+            | (Some(Value::Object(_)), None)
+            | (None, Some(Value::Object(_)))
+    );
+    let arrays = matches!(
+        (lv, rv),
+        (Some(Value::Array(_)), Some(Value::Array(_)))
+            | (Some(Value::Array(_)), None)
+            | (None, Some(Value::Array(_)))
+    );
+    if objects && !ty.atomic_object() && !both_empty {
+        let empty = Map::new();
+        let lm = lv.and_then(Value::as_object).unwrap_or(&empty);
+        let rm = rv.and_then(Value::as_object).unwrap_or(&empty);
+        for name in lm.keys().chain(rm.keys().filter(|k| !lm.contains_key(*k))) {
+            let (l, r) = (lm.get(name), rm.get(name));
+            if r.is_some() {
+                element(PathElement::Field(name.clone()), l, r, ty.field(name).0, out)?;
+            }
+        }
+        Some(true)
+    } else if arrays && !both_empty && ty.list_type() != ListType::Atomic {
+        let list = ty.list_type();
+        let item_ty = ty.item();
+        let none: Vec<Value> = Vec::new();
+        let la = lv.and_then(Value::as_array).unwrap_or(&none);
+        let ra = rv.and_then(Value::as_array).unwrap_or(&none);
+        let no_path = Path::new();
+        let (_, lhs) = index_items(la, &list, &ty, &no_path).ok()?;
+        let (rhs_pes, rhs) = index_items(ra, &list, &ty, &no_path).ok()?;
+        for pe in &rhs_pes {
+            // Each item once (the first of duplicates, as `compare` does).
+            if let Some(item) = rhs.get(pe).copied() {
+                let key = pe.serialize();
+                if !out.contains_key(&key) {
+                    element_keyed(key, lhs.get(pe).copied(), Some(item), item_ty, out)?;
+                }
+            }
+        }
+        Some(true)
+    } else {
+        Some(false)
+    }
+}
+
+/// One element of an object or list: in `out` as a member (added or modified), or for what
+/// changed under it, or not at all. Removals own nothing and are skipped by the callers.
+fn element(
+    pe: PathElement,
+    l: Option<&Value>,
+    r: Option<&Value>,
+    ty: Ty<'_>,
+    out: &mut Map<String, Value>,
+) -> Option<()> {
+    element_keyed(pe.serialize(), l, r, ty, out)
+}
+
+fn element_keyed(
+    key: String,
+    l: Option<&Value>,
+    r: Option<&Value>,
+    ty: Ty<'_>,
+    out: &mut Map<String, Value>,
+) -> Option<()> {
+    let mut inner = Map::new();
+    let walked = children(l, r, ty, &mut inner)?;
+    let member = match (l, r) {
+        (None, Some(_)) => true,
+        (Some(a), Some(b)) if !walked => !values_equal(a, b),
+        _ => false,
+    };
+    if member {
+        if !inner.is_empty() {
+            inner.insert(".".into(), Value::Object(Map::new()));
+        }
+        out.insert(key, Value::Object(inner));
+    } else if !inner.is_empty() {
+        out.insert(key, Value::Object(inner));
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{ManagedFields, Writer};
+    use serde_json::json;
+
+    /// The general route: compare, record as an update, encode.
+    fn general(old: &Value, new: &Value, ty: Ty<'_>) -> Value {
+        let mut managed = ManagedFields::default();
+        let writer = Writer {
+            manager: "m".into(),
+            api_version: "v1".into(),
+            subresource: String::new(),
+        };
+        managed.update(old, new, ty, &writer, "t").unwrap();
+        managed
+            .encode()
+            .as_array()
+            .and_then(|a| a.first())
+            .map(|e| e["fieldsV1"].clone())
+            .unwrap_or(json!({}))
+    }
+
+    #[test]
+    fn same_fields_as_the_general_route() {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "ns", "uid": "u", "generateName": "p-",
+                         "labels": {"app": "a", "b/c": "d"}, "annotations": {"x": "y"},
+                         "finalizers": ["f1", "f2", "f1"],
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "o", "uid": "ou"}]},
+            "spec": {
+                "containers": [
+                    {"name": "a", "image": "i", "args": ["--x", "--x"], "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                     "env": [{"name": "E", "value": "1"}, {"name": "F", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                     "resources": {"limits": {"cpu": "1"}}, "securityContext": {}},
+                    {"name": "b", "image": "j", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}
+                ],
+                "initContainers": [],
+                "volumes": [{"name": "v", "emptyDir": {}}],
+                "nodeSelector": {"k": "v"},
+                "tolerations": [{"key": "k", "operator": "Exists"}],
+                "terminationGracePeriodSeconds": 30,
+                "hostNetwork": false,
+                "affinity": null
+            },
+            "status": {"phase": "Pending", "qosClass": "Burstable"}
+        });
+        let zero = json!({"spec": {"containers": null}, "status": {}});
+        let ty = Ty::builtin("v1", "Pod");
+        let fast = Value::Object(fields_v1(&zero, &pod, ty).unwrap());
+        assert_eq!(fast, general(&zero, &pod, ty));
+        assert!(fast["f:spec"]["f:containers"].get(".").is_none());
+        assert_eq!(fast.get("f:apiVersion"), None);
+        assert_eq!(fast["f:metadata"].get("f:name"), None);
+
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "a"}},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%"}},
+                     "template": {"metadata": {"labels": {"app": "a"}},
+                                  "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+            "status": {}
+        });
+        let zero = json!({"spec": {"strategy": {}, "template": {"metadata": {}, "spec": {"containers": null}}}, "status": {}});
+        let ty = Ty::builtin("apps/v1", "Deployment");
+        assert_eq!(
+            Value::Object(fields_v1(&zero, &deployment, ty).unwrap()),
+            general(&zero, &deployment, ty)
+        );
+
+        // An update of an object that had no managed fields: only what changed.
+        let cm_old = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1"}},
+                            "data": {"k": "v", "gone": "x"}});
+        let cm_new = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "2"}},
+                            "data": {"k": "v", "new": "y"}, "binaryData": {}});
+        let ty = Ty::builtin("v1", "ConfigMap");
+        assert_eq!(
+            Value::Object(fields_v1(&cm_old, &cm_new, ty).unwrap()),
+            general(&cm_old, &cm_new, ty)
+        );
+        // Nothing changed: nothing owned.
+        assert!(fields_v1(&cm_old, &cm_old, ty).unwrap().is_empty());
+
+        // A custom resource without a schema compares from an empty object.
+        let custom = json!({"apiVersion": "x.io/v1", "kind": "W", "metadata": {"name": "w"},
+                            "spec": {"list": [{"a": 1}, {"a": 1}], "n": null}});
+        let ty = Ty::custom(None);
+        assert_eq!(
+            Value::Object(fields_v1(&json!({}), &custom, ty).unwrap()),
+            general(&json!({}), &custom, ty)
+        );
+    }
+
+    #[test]
+    fn values_that_do_not_fit_their_type_give_up() {
+        // A container without its key field `name`.
+        let pod = json!({"spec": {"containers": [{"image": "i"}]}});
+        assert!(fields_v1(&json!({}), &pod, Ty::builtin("v1", "Pod")).is_none());
+    }
+}
