@@ -367,14 +367,20 @@ impl WatchCache {
     }
 
     fn apply(&self, ev: &Event) {
+        let prefix = resource_prefix(&ev.kv.key);
+        // Decoded before taking the lock, so that readers do not wait for it.
+        let decoded = prefix.map(|prefix| {
+            let fields = fields_for(&self.fields_by_prefix, prefix);
+            cache_object(&fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision)
+        });
         let mut state = self.state.write();
         state.revision = state.revision.max(ev.revision());
         let limit = state.history_limit;
-        let Some(prefix) = resource_prefix(&ev.kv.key) else {
+        let (Some(prefix), Some(decoded)) = (prefix, decoded) else {
             return;
         };
         let rc = state.resource_mut(prefix, &self.fields_by_prefix);
-        let Some(obj) = cache_object(&rc.fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision) else {
+        let Some(obj) = decoded else {
             tracing::warn!(key = %ev.kv.key, "undecodable object in storage; not cached");
             return;
         };
