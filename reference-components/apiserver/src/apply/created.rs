@@ -2,7 +2,7 @@
 //! `fieldsV1`.
 //!
 //! A create (and an update of an object without managed fields) gives its manager exactly the
-//! paths that [`typed::compare`] finds added or modified, less the metadata nobody owns. The
+//! paths that [`compare`](super::typed::compare) finds added or modified, less the metadata nobody owns. The
 //! general route builds those as [`FieldSet`](super::FieldSet) tries, merges them, subtracts
 //! the metadata and encodes the result: a third of the CPU of a pod create. This walk makes
 //! the same comparison and writes the `fieldsV1` JSON as it goes. Any value the walk finds

@@ -15,6 +15,7 @@
 //!   kinds (kube-core's strategic merge tables) and custom resources (their structural schema);
 //! - [`typed`]: field sets of values, merge, compare and prune;
 //! - [`managed`]: the entries and the ownership rules of updates and applies;
+//! - [`created`]: the same for a write nobody else owns fields of (a create), in one walk;
 //! - [`request`]: the request side: field manager names, apply options and bodies, the hook
 //!   every write calls ([`record_update`]), and [`apply`] itself.
 //!
@@ -38,7 +39,7 @@
 //! assert_eq!(managed.encode()[0]["fieldsV1"], json!({"f:data": {"f:a": {}}}));
 //! ```
 
-mod created;
+pub mod created;
 pub mod managed;
 pub mod path;
 pub mod request;
