@@ -8,7 +8,8 @@
 //! Kubernetes sets elsewhere on every create and that clients expect to read back: a pod's
 //! `priority`/`preemptionPolicy` (the Priority admission plugin), a namespace's
 //! `spec.finalizers` (its strategy), `status.phase` of namespaces, volumes and claims, a
-//! Secret's `stringData` folded into `data` and mirrored deprecated fields (conversion).
+//! Secret's `stringData` folded into `data` and mirrored deprecated fields (conversion); and
+//! quantities in canonical form (`0.5` CPU reads back as `500m`), as decoding them does.
 //!
 //! ```
 //! use reference_apiserver::defaults::default;
@@ -26,6 +27,7 @@ mod apps;
 mod corev1;
 mod other;
 mod pod;
+mod quantities;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +45,7 @@ pub fn default(group: &str, kind: &str, obj: &mut Value) {
         "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => apiextensions::crd(obj),
         _ => other::default(group, kind, obj),
     }
+    quantities::canonicalise(group, kind, obj);
 }
 
 /// The object field `key`, unless missing or not an object.

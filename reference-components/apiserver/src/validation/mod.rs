@@ -32,7 +32,7 @@ mod meta;
 mod other;
 mod pod;
 mod podspec;
-mod quantity;
+pub(crate) mod quantity;
 mod resources;
 pub mod schema;
 mod service;
