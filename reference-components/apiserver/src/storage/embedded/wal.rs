@@ -256,13 +256,17 @@ fn snapshot_path(dir: &Path, revision: Revision) -> PathBuf {
     dir.join(format!("{SNAPSHOT_PREFIX}{revision:020}"))
 }
 
-/// The revisions of the snapshots and of the segments' starts in `dir`, each ascending.
+/// The revisions of the snapshots and of the segments' starts in `dir`, each ascending. The
+/// leftover of an interrupted snapshot is removed (only one snapshot is written at a time).
 fn list(dir: &Path) -> io::Result<(Vec<Revision>, Vec<Revision>)> {
     let (mut snapshots, mut segments) = (Vec::new(), Vec::new());
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(rev) = name.strip_prefix(SNAPSHOT_PREFIX).and_then(|r| r.parse().ok()) {
+        if name.starts_with(SNAPSHOT_PREFIX) && name.ends_with(".tmp") {
+            // A snapshot a crash interrupted: the log it would have replaced is still there.
+            fs::remove_file(dir.join(name))?;
+        } else if let Some(rev) = name.strip_prefix(SNAPSHOT_PREFIX).and_then(|r| r.parse().ok()) {
             snapshots.push(rev);
         } else if let Some(rev) = name.strip_prefix(WAL_PREFIX).and_then(|r| r.parse().ok()) {
             segments.push(rev);
@@ -641,11 +645,15 @@ mod tests {
         drop(wal);
         let (snapshots, segments) = list(dir.path()).unwrap();
         assert_eq!((snapshots, segments), (vec![5], vec![6]));
+        // What a crash in the middle of the next snapshot would leave: removed on open.
+        let tmp = snapshot_path(dir.path(), 6).with_extension("tmp");
+        fs::write(&tmp, b"partial").unwrap();
         let Opened { engine: reopened, .. } = open(dir.path());
         assert_eq!(reopened.revision(), 6);
         assert_eq!(reopened.compacted(), 3);
         assert_eq!(reopened.snapshot().live, engine.snapshot().live);
         assert_eq!(reopened.snapshot().events, engine.snapshot().events);
+        assert!(!tmp.exists());
         // A damaged snapshot is an error.
         let path = snapshot_path(dir.path(), 5);
         let mut data = fs::read(&path).unwrap();
