@@ -72,7 +72,10 @@ pub fn generate_name(prefix: &str) -> String {
 
 /// A new uid.
 pub fn new_uid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    // A v4 UUID from the thread's RNG (seeded from the OS), not a getrandom call per object.
+    uuid::Builder::from_random_bytes(rand::rng().random())
+        .into_uuid()
+        .to_string()
 }
 
 /// The stored form: the object without `metadata.resourceVersion`.

@@ -56,6 +56,8 @@ pub(super) struct Wal {
     segment: File,
     /// The first revision of the current segment.
     segment_start: Revision,
+    /// The current segment's length (what has been appended and flushed).
+    segment_len: u64,
     /// Bytes appended since the segment the last snapshot covers.
     since_snapshot: u64,
     /// The size of the last snapshot.
@@ -132,11 +134,16 @@ impl Wal {
                 )
             }
         };
+        let segment_len = segment
+            .metadata()
+            .map_err(|e| io_err("opening the log", e))?
+            .len();
         Ok(Opened {
             wal: Wal {
                 dir: dir.to_owned(),
                 segment,
                 segment_start,
+                segment_len,
                 since_snapshot,
                 snapshot_bytes,
                 checkpoint: None,
@@ -173,18 +180,18 @@ impl Wal {
     }
 
     fn write_buf(&mut self) -> io::Result<()> {
-        let before = self.segment.metadata()?.len();
         let written = self
             .segment
             .write_all(&self.buf)
             .and_then(|()| self.segment.sync_data());
         if let Err(e) = written {
             self.segment
-                .set_len(before)
+                .set_len(self.segment_len)
                 .and_then(|()| self.segment.sync_data())
                 .map_err(|cut| io::Error::other(format!("{e}; then cutting the log back failed: {cut}")))?;
             return Err(e);
         }
+        self.segment_len += self.buf.len() as u64;
         self.since_snapshot += self.buf.len() as u64;
         Ok(())
     }
@@ -206,6 +213,7 @@ impl Wal {
         let start = snapshot.revision + 1;
         self.segment = new_segment(&self.dir, start)?;
         self.segment_start = start;
+        self.segment_len = 0;
         self.since_snapshot = 0;
         let dir = self.dir.clone();
         self.checkpoint = Some(
