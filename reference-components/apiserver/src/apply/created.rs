@@ -11,9 +11,9 @@
 
 use serde_json::{Map, Value};
 
-use super::path::{Path, PathElement, values_equal};
+use super::path::{Path, field_key, values_equal};
 use super::schema::{ListType, Ty};
-use super::typed::{index_items, is_empty_container};
+use super::typed::{Pair, index_items};
 
 /// The metadata fields no manager owns (as `managed::strip_meta`).
 const UNOWNED_META: [&str; 9] = [
@@ -59,37 +59,18 @@ pub fn fields_v1(old: &Value, new: &Value, ty: Ty<'_>) -> Option<Map<String, Val
 /// Whether `compare` walks into the pair rather than comparing it as a leaf; fills `out` with
 /// the changed paths under it if so.
 fn children(l: Option<&Value>, r: Option<&Value>, ty: Ty<'_>, out: &mut Map<String, Value>) -> Option<bool> {
-    let both_empty = l.is_none_or(is_empty_container) && r.is_none_or(is_empty_container);
-    let (lv, rv) = (l.filter(|v| !v.is_null()), r.filter(|v| !v.is_null()));
-    let objects = matches!(
-        (lv, rv),
-        (Some(Value::Object(_)), Some(Value::Object(_)))
-            | (Some(Value::Object(_)), None)
-            | (None, Some(Value::Object(_)))
-    );
-    let arrays = matches!(
-        (lv, rv),
-        (Some(Value::Array(_)), Some(Value::Array(_)))
-            | (Some(Value::Array(_)), None)
-            | (None, Some(Value::Array(_)))
-    );
-    if objects && !ty.atomic_object() && !both_empty {
-        let empty = Map::new();
-        let lm = lv.and_then(Value::as_object).unwrap_or(&empty);
-        let rm = rv.and_then(Value::as_object).unwrap_or(&empty);
-        for name in lm.keys().chain(rm.keys().filter(|k| !lm.contains_key(*k))) {
-            let (l, r) = (lm.get(name), rm.get(name));
+    let pair = Pair::of(l, r);
+    if pair.objects && !ty.atomic_object() && !pair.both_empty {
+        for (name, l, r) in pair.fields() {
             if r.is_some() {
-                element(PathElement::Field(name.clone()), l, r, ty.field(name).0, out)?;
+                element(field_key(name), l, r, ty.field(name).0, out)?;
             }
         }
         Some(true)
-    } else if arrays && !both_empty && ty.list_type() != ListType::Atomic {
+    } else if pair.arrays && !pair.both_empty && ty.list_type() != ListType::Atomic {
         let list = ty.list_type();
         let item_ty = ty.item();
-        let none: Vec<Value> = Vec::new();
-        let la = lv.and_then(Value::as_array).unwrap_or(&none);
-        let ra = rv.and_then(Value::as_array).unwrap_or(&none);
+        let (la, ra) = pair.items();
         let no_path = Path::new();
         let (_, lhs) = index_items(la, &list, &ty, &no_path).ok()?;
         let (rhs_pes, rhs) = index_items(ra, &list, &ty, &no_path).ok()?;
@@ -98,7 +79,7 @@ fn children(l: Option<&Value>, r: Option<&Value>, ty: Ty<'_>, out: &mut Map<Stri
             if let Some(item) = rhs.get(pe).copied() {
                 let key = pe.serialize();
                 if !out.contains_key(&key) {
-                    element_keyed(key, lhs.get(pe).copied(), Some(item), item_ty, out)?;
+                    element(key, lhs.get(pe).copied(), Some(item), item_ty, out)?;
                 }
             }
         }
@@ -108,19 +89,10 @@ fn children(l: Option<&Value>, r: Option<&Value>, ty: Ty<'_>, out: &mut Map<Stri
     }
 }
 
-/// One element of an object or list: in `out` as a member (added or modified), or for what
-/// changed under it, or not at all. Removals own nothing and are skipped by the callers.
+/// One element of an object or list (`key`: its `fieldsV1` key): in `out` as a member (added
+/// or modified), or for what changed under it, or not at all. Removals own nothing and are
+/// skipped by the callers.
 fn element(
-    pe: PathElement,
-    l: Option<&Value>,
-    r: Option<&Value>,
-    ty: Ty<'_>,
-    out: &mut Map<String, Value>,
-) -> Option<()> {
-    element_keyed(pe.serialize(), l, r, ty, out)
-}
-
-fn element_keyed(
     key: String,
     l: Option<&Value>,
     r: Option<&Value>,

@@ -39,12 +39,7 @@ impl PathElement {
     /// The `fieldsV1` key of this element (`f:spec`, `k:{"name":"a"}`, ...).
     pub fn serialize(&self) -> String {
         match self {
-            PathElement::Field(name) => {
-                let mut out = String::with_capacity(2 + name.len());
-                out.push_str("f:");
-                out.push_str(name);
-                out
-            }
+            PathElement::Field(name) => field_key(name),
             PathElement::Key(fields) => {
                 use std::fmt::Write;
                 let mut out = String::from("k:{");
@@ -219,6 +214,14 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         }
         _ => rank(a).cmp(&rank(b)),
     }
+}
+
+/// The `fieldsV1` key of the field `name` (`f:name`).
+pub fn field_key(name: &str) -> String {
+    let mut out = String::with_capacity(2 + name.len());
+    out.push_str("f:");
+    out.push_str(name);
+    out
 }
 
 /// Whether two JSON values are equal, numbers by value (`80` equals `80.0`).

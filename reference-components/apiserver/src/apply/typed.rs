@@ -298,6 +298,64 @@ impl Comparison {
     }
 }
 
+/// How [`compare`] sees two values at one path.
+pub(super) struct Pair<'v> {
+    /// The old value, `null` as absent.
+    pub lv: Option<&'v Value>,
+    /// The new value, `null` as absent.
+    pub rv: Option<&'v Value>,
+    /// Neither side holds anything (absent, `null`, `{}` or `[]`).
+    pub both_empty: bool,
+    /// Objects (on one side, or both).
+    pub objects: bool,
+    /// Lists (on one side, or both).
+    pub arrays: bool,
+}
+
+impl<'v> Pair<'v> {
+    pub(super) fn of(l: Option<&'v Value>, r: Option<&'v Value>) -> Self {
+        let both_empty = l.is_none_or(is_empty_container) && r.is_none_or(is_empty_container);
+        // A `null` takes the shape of the other side (an unset list of a typed object is `null`).
+        let (lv, rv) = (l.filter(|v| !v.is_null()), r.filter(|v| !v.is_null()));
+        let objects = matches!(
+            (lv, rv),
+            (Some(Value::Object(_)), Some(Value::Object(_)))
+                | (Some(Value::Object(_)), None)
+                | (None, Some(Value::Object(_)))
+        );
+        let arrays = matches!(
+            (lv, rv),
+            (Some(Value::Array(_)), Some(Value::Array(_)))
+                | (Some(Value::Array(_)), None)
+                | (None, Some(Value::Array(_)))
+        );
+        Pair {
+            lv,
+            rv,
+            both_empty,
+            objects,
+            arrays,
+        }
+    }
+
+    /// Both sides as objects (an absent side as empty), with the names of both, the old
+    /// side's first.
+    pub(super) fn fields(&self) -> impl Iterator<Item = (&'v String, Option<&'v Value>, Option<&'v Value>)> {
+        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        let lm = self.lv.and_then(Value::as_object).unwrap_or(&EMPTY);
+        let rm = self.rv.and_then(Value::as_object).unwrap_or(&EMPTY);
+        lm.keys()
+            .chain(rm.keys().filter(|k| !lm.contains_key(*k)))
+            .map(|name| (name, lm.get(name), rm.get(name)))
+    }
+
+    /// Both sides as lists (an absent side as empty).
+    pub(super) fn items(&self) -> (&'v [Value], &'v [Value]) {
+        let items = |v: Option<&'v Value>| v.and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        (items(self.lv), items(self.rv))
+    }
+}
+
 /// Compare `old` with `new`.
 pub fn compare(old: &Value, new: &Value, ty: Ty<'_>) -> Result<Comparison, Invalid> {
     let mut out = Comparison::default();
@@ -312,21 +370,14 @@ fn compare_value(
     path: &mut Path,
     out: &mut Comparison,
 ) -> Result<(), Invalid> {
-    let both_empty = l.is_none_or(is_empty_container) && r.is_none_or(is_empty_container);
-    // A `null` takes the shape of the other side (an unset list of a typed object is `null`).
-    let (lv, rv) = (l.filter(|v| !v.is_null()), r.filter(|v| !v.is_null()));
-    let objects = matches!(
-        (lv, rv),
-        (Some(Value::Object(_)), Some(Value::Object(_)))
-            | (Some(Value::Object(_)), None)
-            | (None, Some(Value::Object(_)))
-    );
-    let arrays = matches!(
-        (lv, rv),
-        (Some(Value::Array(_)), Some(Value::Array(_)))
-            | (Some(Value::Array(_)), None)
-            | (None, Some(Value::Array(_)))
-    );
+    let pair = Pair::of(l, r);
+    let Pair {
+        rv,
+        both_empty,
+        objects,
+        arrays,
+        ..
+    } = pair;
     if l.is_none() && (objects || arrays) && !both_empty {
         // All of `r` is new: build its subtree of `added` in place.
         if descends(rv.expect("r is a container"), ty) {
@@ -336,20 +387,15 @@ fn compare_value(
         return Ok(());
     }
     if objects && !ty.atomic_object() && !both_empty {
-        let empty = Map::new();
-        let lm = lv.and_then(Value::as_object).unwrap_or(&empty);
-        let rm = rv.and_then(Value::as_object).unwrap_or(&empty);
-        for name in lm.keys().chain(rm.keys().filter(|k| !lm.contains_key(*k))) {
+        for (name, l, r) in pair.fields() {
             path.push(PathElement::Field(name.clone()));
-            compare_value(lm.get(name), rm.get(name), ty.field(name).0, path, out)?;
+            compare_value(l, r, ty.field(name).0, path, out)?;
             path.pop();
         }
     } else if arrays && !both_empty && ty.list_type() != ListType::Atomic {
         let list = ty.list_type();
         let item_ty = ty.item();
-        let none: Vec<Value> = Vec::new();
-        let la = lv.and_then(Value::as_array).unwrap_or(&none);
-        let ra = rv.and_then(Value::as_array).unwrap_or(&none);
+        let (la, ra) = pair.items();
         let (lhs_pes, lhs) = index_items(la, &list, &ty, path)?;
         let (rhs_pes, rhs) = index_items(ra, &list, &ty, path)?;
         let mut seen = BTreeSet::new();

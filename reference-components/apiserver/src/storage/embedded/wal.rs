@@ -572,15 +572,19 @@ mod tests {
         Wal::open(dir, EngineConfig::default(), || Ok(None)).unwrap()
     }
 
+    /// A log holding writes at revisions 2 and 3, in the segment that starts at 2.
+    fn two_writes() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let Opened { mut wal, engine } = open(dir.path());
+        let events = [event(2, "/a", "1"), event(3, "/b", "2")];
+        wal.append(&events).unwrap();
+        engine.apply(&events).unwrap();
+        dir
+    }
+
     #[test]
     fn a_partial_record_at_the_end_is_cut_off_and_appends_continue() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let Opened { mut wal, engine } = open(dir.path());
-            let events = [event(2, "/a", "1"), event(3, "/b", "2")];
-            wal.append(&events).unwrap();
-            engine.apply(&events).unwrap();
-        }
+        let dir = two_writes();
         // A crash in the middle of the next append: half a record.
         let segment = segment_path(dir.path(), 2);
         let mut half = Vec::new();
@@ -614,13 +618,7 @@ mod tests {
 
     #[test]
     fn damage_before_the_end_is_an_error_not_a_silent_loss() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let Opened { mut wal, engine } = open(dir.path());
-            let events = [event(2, "/a", "1"), event(3, "/b", "2")];
-            wal.append(&events).unwrap();
-            engine.apply(&events).unwrap();
-        }
+        let dir = two_writes();
         // The first of two records damaged: cutting it off would lose the second, which was
         // acknowledged, so opening fails.
         let segment = segment_path(dir.path(), 2);
