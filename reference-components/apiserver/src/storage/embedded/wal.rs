@@ -58,6 +58,9 @@ pub(super) struct Wal {
     segment_start: Revision,
     /// The current segment's length (what has been appended and flushed).
     segment_len: u64,
+    /// Set when a failed append could not be cut back: the log may end in a partial record,
+    /// so nothing more may be appended after it.
+    broken: bool,
     /// Bytes appended since the segment the last snapshot covers.
     since_snapshot: u64,
     /// The size of the last snapshot.
@@ -144,6 +147,7 @@ impl Wal {
                 segment,
                 segment_start,
                 segment_len,
+                broken: false,
                 since_snapshot,
                 snapshot_bytes,
                 checkpoint: None,
@@ -180,15 +184,26 @@ impl Wal {
     }
 
     fn write_buf(&mut self) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "the log could not be cut back after a failed write; restart to recover",
+            ));
+        }
         let written = self
             .segment
             .write_all(&self.buf)
             .and_then(|()| self.segment.sync_data());
         if let Err(e) = written {
-            self.segment
+            if let Err(cut) = self
+                .segment
                 .set_len(self.segment_len)
                 .and_then(|()| self.segment.sync_data())
-                .map_err(|cut| io::Error::other(format!("{e}; then cutting the log back failed: {cut}")))?;
+            {
+                self.broken = true;
+                return Err(io::Error::other(format!(
+                    "{e}; then cutting the log back failed: {cut}"
+                )));
+            }
             return Err(e);
         }
         self.segment_len += self.buf.len() as u64;
