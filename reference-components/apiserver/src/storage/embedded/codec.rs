@@ -85,10 +85,11 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads the integers and length-prefixed byte strings of these encodings.
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if self.0.len() < n {
             return Err("truncated event".to_owned());
         }
@@ -101,12 +102,12 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
-    fn u64(&mut self) -> Result<u64, String> {
+    pub(super) fn u64(&mut self) -> Result<u64, String> {
         let bytes = self.take(8)?;
         Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], String> {
+    pub(super) fn bytes(&mut self) -> Result<&'a [u8], String> {
         let len = usize::try_from(self.u64()?).map_err(|e| e.to_string())?;
         self.take(len)
     }

@@ -54,8 +54,6 @@ pub const MIN_CHECKPOINT_BYTES: u64 = 64 << 20;
 pub(super) struct Wal {
     dir: PathBuf,
     segment: File,
-    /// The first revision of the current segment.
-    segment_start: Revision,
     /// The current segment's length (what has been appended and flushed).
     segment_len: u64,
     /// Set when a failed append could not be cut back: the log may end in a partial record,
@@ -121,21 +119,12 @@ impl Wal {
             let last = i + 1 == segments.len();
             since_snapshot += replay(&engine, &segment_path(dir, start), last)?;
         }
-        let (segment_start, segment) = match segments.last() {
-            Some(&start) => {
-                let file = OpenOptions::new()
-                    .append(true)
-                    .open(segment_path(dir, start))
-                    .map_err(|e| io_err("opening the log", e))?;
-                (start, file)
-            }
-            None => {
-                let start = engine.revision() + 1;
-                (
-                    start,
-                    new_segment(dir, start).map_err(|e| io_err("creating the log", e))?,
-                )
-            }
+        let segment = match segments.last() {
+            Some(&start) => OpenOptions::new()
+                .append(true)
+                .open(segment_path(dir, start))
+                .map_err(|e| io_err("opening the log", e))?,
+            None => new_segment(dir, engine.revision() + 1).map_err(|e| io_err("creating the log", e))?,
         };
         let segment_len = segment
             .metadata()
@@ -145,7 +134,6 @@ impl Wal {
             wal: Wal {
                 dir: dir.to_owned(),
                 segment,
-                segment_start,
                 segment_len,
                 broken: false,
                 since_snapshot,
@@ -227,7 +215,6 @@ impl Wal {
         let snapshot = engine.snapshot();
         let start = snapshot.revision + 1;
         self.segment = new_segment(&self.dir, start)?;
-        self.segment_start = start;
         self.segment_len = 0;
         self.since_snapshot = 0;
         let dir = self.dir.clone();
@@ -467,10 +454,10 @@ fn read_snapshot(path: &Path) -> Result<(Snapshot, u64)> {
     if crc32(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
         return Err(corrupt("checksum mismatch".into()));
     }
-    let mut r = Reader(body);
-    let parse = |r: &mut Reader<'_>| -> Option<Snapshot> {
+    let mut r = codec::Reader(body);
+    let parse = |r: &mut codec::Reader<'_>| -> Result<Snapshot, String> {
         if r.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC {
-            return None;
+            return Err("not a snapshot".into());
         }
         let revision = r.u64()?;
         let compacted = r.u64()?;
@@ -479,7 +466,7 @@ fn read_snapshot(path: &Path) -> Result<(Snapshot, u64)> {
         for _ in 0..live_count {
             let create_revision = r.u64()?;
             let mod_revision = r.u64()?;
-            let key = String::from_utf8(r.bytes()?.to_vec()).ok()?;
+            let key = String::from_utf8(r.bytes()?.to_vec()).map_err(|e| e.to_string())?;
             let value = Bytes::copy_from_slice(r.bytes()?);
             live.push(KeyValue {
                 key,
@@ -492,39 +479,20 @@ fn read_snapshot(path: &Path) -> Result<(Snapshot, u64)> {
         let mut events = Vec::with_capacity(event_count.min(1 << 20) as usize);
         for _ in 0..event_count {
             let revision = r.u64()?;
-            events.push(codec::decode(revision, r.bytes()?).ok()?);
+            events.push(codec::decode(revision, r.bytes()?)?);
         }
-        r.0.is_empty().then_some(Snapshot {
+        if !r.0.is_empty() {
+            return Err(format!("{} trailing bytes", r.0.len()));
+        }
+        Ok(Snapshot {
             revision,
             compacted,
             live,
             events,
         })
     };
-    let snapshot = parse(&mut r).ok_or_else(|| corrupt("malformed".into()))?;
+    let snapshot = parse(&mut r).map_err(|e| corrupt(format!("malformed: {e}")))?;
     Ok((snapshot, data.len() as u64))
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.u64()?).ok()?;
-        self.take(len)
-    }
 }
 
 /// CRC-32 (IEEE 802.3, as zlib and gzip compute it).
