@@ -382,14 +382,14 @@ fn record_at(data: &[u8], at: usize) -> Option<(u8, Revision, &[u8], usize)> {
 /// A writer that keeps the CRC-32 of what went through it.
 struct Checksummed<W> {
     inner: W,
-    crc: u32,
+    crc: crc32fast::Hasher,
     len: u64,
 }
 
 impl<W: Write> Write for Checksummed<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.crc = crc32_update(self.crc, &buf[..n]);
+        self.crc.update(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }
@@ -408,11 +408,15 @@ fn put_bytes(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
 fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> io::Result<u64> {
     let path = snapshot_path(dir, snapshot.revision);
     let tmp = path.with_extension("tmp");
-    let mut w = Checksummed {
-        inner: BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
-        crc: 0,
-        len: 0,
-    };
+    // Checksummed below the buffer, so that the CRC runs over whole buffers, not 8-byte fields.
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        Checksummed {
+            inner: File::create(&tmp)?,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        },
+    );
     w.write_all(SNAPSHOT_MAGIC)?;
     w.write_all(&snapshot.revision.to_le_bytes())?;
     w.write_all(&snapshot.compacted.to_le_bytes())?;
@@ -431,10 +435,9 @@ fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> io::Result<u64> {
         w.write_all(&event.revision().to_le_bytes())?;
         put_bytes(&mut w, &buf)?;
     }
-    let crc = w.crc;
-    let len = w.len + 4;
-    let mut inner = w.inner.into_inner().map_err(|e| e.into_error())?;
-    inner.write_all(&crc.to_le_bytes())?;
+    let Checksummed { mut inner, crc, len } = w.into_inner().map_err(|e| e.into_error())?;
+    let len = len + 4;
+    inner.write_all(&crc.finalize().to_le_bytes())?;
     inner.sync_all()?;
     drop(inner);
     fs::rename(&tmp, &path)?;
@@ -495,36 +498,10 @@ fn read_snapshot(path: &Path) -> Result<(Snapshot, u64)> {
     Ok((snapshot, data.len() as u64))
 }
 
-/// CRC-32 (IEEE 802.3, as zlib and gzip compute it).
+/// CRC-32 (IEEE 802.3, as zlib and gzip compute it), with the processor's carry-less multiply
+/// where it has one.
 fn crc32(data: &[u8]) -> u32 {
-    crc32_update(0, data)
-}
-
-fn crc32_update(crc: u32, data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut c = !crc;
-    for &b in data {
-        c = TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
 
 #[cfg(test)]
@@ -535,7 +512,14 @@ mod tests {
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32_update(crc32(b"1234"), b"56789"), 0xCBF4_3926);
+        let mut w = Checksummed {
+            inner: Vec::new(),
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        w.write_all(b"1234").unwrap();
+        w.write_all(b"56789").unwrap();
+        assert_eq!((w.crc.finalize(), w.len), (0xCBF4_3926, 9));
     }
 
     fn event(revision: Revision, key: &str, value: &str) -> Arc<Event> {
