@@ -155,6 +155,7 @@ pub struct WatchCache {
     healthy: Arc<std::sync::atomic::AtomicBool>,
     storage: Arc<dyn Storage>,
     fields_by_prefix: Arc<HashMap<String, Fields>>,
+    expected: Arc<Expected>,
 }
 
 impl std::fmt::Debug for WatchCache {
@@ -175,6 +176,33 @@ fn cache_object(
     let wanted = ["metadata.namespace", "metadata.name", "metadata.labels"];
     let projection = Projection::new(wanted.into_iter().chain(fields.iter().map(|(f, _)| f.as_str())));
     let obj = projection.decode(value).ok()?;
+    cached(key, value, rv, describe(fields, &obj))
+}
+
+/// The cached object of `value` as `described`.
+fn cached(key: &str, value: &[u8], rv: Revision, described: Described) -> Option<Arc<CachedObject>> {
+    let Described {
+        namespace,
+        name,
+        labels,
+        fields,
+    } = described;
+    Some(Arc::new(CachedObject {
+        key: key.to_string(),
+        rv,
+        json: match stamp_resource_version(value, rv) {
+            Some(stamped) => stamped,
+            None => Bytes::from(serde_json::to_vec(&from_storage(value, rv).ok()?).ok()?),
+        },
+        namespace,
+        name,
+        labels,
+        fields,
+    }))
+}
+
+/// What the cache indexes of an object (whole, or the projection of [`cache_object`]).
+fn describe(fields: &[(String, String)], obj: &Value) -> Described {
     let meta = obj.get("metadata");
     let s = |f: &str| {
         meta.and_then(|m| m.get(f))
@@ -191,22 +219,41 @@ fn cache_object(
                 .collect()
         })
         .unwrap_or_default();
-    let fields = fields
-        .iter()
-        .map(|(f, d)| (f.clone(), field_value(&obj, f, d)))
-        .collect();
-    Some(Arc::new(CachedObject {
-        key: key.to_string(),
-        rv,
-        json: match stamp_resource_version(value, rv) {
-            Some(stamped) => stamped,
-            None => Bytes::from(serde_json::to_vec(&from_storage(value, rv).ok()?).ok()?),
-        },
+    Described {
         namespace: s("namespace"),
         name: s("name"),
         labels,
-        fields,
-    }))
+        fields: fields
+            .iter()
+            .map(|(f, d)| (f.clone(), field_value(obj, f, d)))
+            .collect(),
+    }
+}
+
+/// What the cache indexes of an object: its namespace, name, labels and selectable fields.
+/// A handler that is about to store an object describes it ([`WatchCache::describe`]) and
+/// tells the cache ([`WatchCache::expect`]), so that the cache takes the description when the
+/// event of those very bytes arrives instead of parsing them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    namespace: String,
+    name: String,
+    labels: BTreeMap<String, String>,
+    fields: BTreeMap<String, String>,
+}
+
+/// Writes the cache was told about, by key: the bytes being stored and their description.
+/// Taken when their event arrives (or dropped if the event carries other bytes: another write,
+/// or a backend that copies values); forgotten by the handler if the write fails.
+type Expected = parking_lot::Mutex<HashMap<String, (Bytes, Described)>>;
+
+/// At most this many expected writes are kept: should events stop arriving (the cache
+/// restarting its storage watch), the map is emptied rather than left to grow.
+const MAX_EXPECTED: usize = 4096;
+
+/// Whether `a` and `b` are the same bytes in memory (not merely equal).
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 /// The resource prefix of a key: `/registry/{resource}/` for built-in resources, and
@@ -266,6 +313,7 @@ impl WatchCache {
             healthy: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             storage,
             fields_by_prefix,
+            expected: Arc::default(),
         };
         tokio::spawn(cache.clone().follow(revision, progress_tx));
         Ok(cache)
@@ -369,9 +417,18 @@ impl WatchCache {
     fn apply(&self, ev: &Event) {
         let prefix = resource_prefix(&ev.kv.key);
         // Decoded before taking the lock, so that readers do not wait for it.
-        let decoded = prefix.map(|prefix| {
-            let fields = fields_for(&self.fields_by_prefix, prefix);
-            cache_object(&fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision)
+        let expected = match ev.kind {
+            EventKind::Create | EventKind::Update => self.expected.lock().remove(&ev.kv.key),
+            EventKind::Delete => None,
+        };
+        let decoded = prefix.map(|prefix| match expected {
+            Some((bytes, described)) if same_bytes(&bytes, &ev.kv.value) => {
+                cached(&ev.kv.key, &ev.kv.value, ev.kv.mod_revision, described)
+            }
+            _ => {
+                let fields = fields_for(&self.fields_by_prefix, prefix);
+                cache_object(&fields, &ev.kv.key, &ev.kv.value, ev.kv.mod_revision)
+            }
         });
         let mut state = self.state.write();
         state.revision = state.revision.max(ev.revision());
@@ -457,6 +514,34 @@ impl WatchCache {
             .objects
             .get(key)
             .cloned()
+    }
+
+    /// What the cache indexes of `obj`, about to be stored at `key` (`None` outside the
+    /// resources the cache knows).
+    pub fn describe(&self, key: &str, obj: &Value) -> Option<Described> {
+        let prefix = resource_prefix(key)?;
+        Some(describe(&fields_for(&self.fields_by_prefix, prefix), obj))
+    }
+
+    /// `value`, described by `described`, is about to be stored at `key`: when the event of
+    /// these very bytes arrives, the cache takes the description instead of parsing them.
+    pub fn expect(&self, key: &str, value: &Bytes, described: Described) {
+        let mut expected = self.expected.lock();
+        if expected.len() >= MAX_EXPECTED {
+            expected.clear();
+        }
+        expected.insert(key.to_string(), (value.clone(), described));
+    }
+
+    /// The write of `value` at `key` failed: forget what [`expect`](Self::expect) said of it.
+    pub fn forget(&self, key: &str, value: &Bytes) {
+        let mut expected = self.expected.lock();
+        if expected
+            .get(key)
+            .is_some_and(|(bytes, _)| same_bytes(bytes, value))
+        {
+            expected.remove(key);
+        }
     }
 
     /// Decode a storage value the way the cache does (for objects read from storage directly).
@@ -637,7 +722,61 @@ pub enum WatchStart {
 
 #[cfg(test)]
 mod tests {
-    use super::resource_prefix;
+    use super::*;
+    use crate::object::to_storage;
+    use crate::storage::MemoryStorage;
+    use serde_json::json;
+
+    /// The cached labels of `key`, once the cache has it.
+    async fn cached_labels(cache: &WatchCache, key: &str) -> BTreeMap<String, String> {
+        let prefix = resource_prefix(key).unwrap();
+        for _ in 0..500 {
+            if let Some(obj) = cache.get(prefix, key) {
+                return obj.labels.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("{key} never reached the cache");
+    }
+
+    #[tokio::test]
+    async fn an_expected_write_is_taken_as_described_and_anything_else_parsed() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let cache = WatchCache::start(storage.clone(), &Registry::builtin(), 100)
+            .await
+            .unwrap();
+        let object = |name: &str, label: &str| {
+            json!({"metadata": {"name": name, "namespace": "default", "labels": {"x": label}}})
+        };
+        // The description differs from the bytes here, to show which one the cache used.
+        let key = "/registry/configmaps/default/a";
+        let bytes = to_storage(object("a", "in the bytes"));
+        let described = cache.describe(key, &object("a", "described")).unwrap();
+        cache.expect(key, &bytes, described.clone());
+        storage.create(key, bytes.clone()).await.unwrap();
+        assert_eq!(cached_labels(&cache, key).await["x"], "described");
+        assert!(cache.expected.lock().is_empty());
+
+        // Equal bytes elsewhere in memory (a backend that copies values) are parsed.
+        let key = "/registry/configmaps/default/b";
+        let bytes = to_storage(object("b", "in the bytes"));
+        cache.expect(key, &bytes, described.clone());
+        storage
+            .create(key, Bytes::copy_from_slice(&bytes))
+            .await
+            .unwrap();
+        assert_eq!(cached_labels(&cache, key).await["x"], "in the bytes");
+        assert!(cache.expected.lock().is_empty());
+
+        // A failed write is forgotten; someone else's expectation of the key is not.
+        let key = "/registry/configmaps/default/c";
+        let (mine, theirs) = (to_storage(object("c", "1")), to_storage(object("c", "2")));
+        cache.expect(key, &theirs, described.clone());
+        cache.forget(key, &mine);
+        assert_eq!(cache.expected.lock().len(), 1);
+        cache.forget(key, &theirs);
+        assert!(cache.expected.lock().is_empty());
+    }
 
     #[test]
     fn resource_prefixes_of_built_in_and_grouped_keys() {

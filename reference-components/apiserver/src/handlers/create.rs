@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::write::{check_identity, decode_typed, default_and_validate, parse_body, with_warnings};
 use super::{Ctx, HandlerResult, internal, storage_status};
 use crate::object::{from_storage, generate_name, meta_mut, meta_str, new_uid, now_rfc3339, to_storage};
+use crate::watch_cache::{Described, WatchCache};
 
 /// The create handler.
 pub async fn create(ctx: &Ctx) -> HandlerResult {
@@ -114,13 +115,16 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
         let served = serde_json::to_vec(&ctx.def.served(obj)).map_err(internal)?;
         return Ok((served.into(), warnings));
     }
+    let described = ctx.state.cache.describe(&key, &obj);
     let stored = store_new(
         ctx.state.storage.as_ref(),
+        Some(&ctx.state.cache),
         |name| ctx.def.key(ctx.namespace(), name),
         Created {
             key,
             name,
             bytes: to_storage(obj),
+            described,
         },
         generated.as_deref(),
         generate_name,
@@ -148,37 +152,57 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
     }
 }
 
-/// A new object: its key, name and stored bytes.
+/// A new object: its key, name and stored bytes, and what the watch cache indexes of it.
 struct Created {
     key: String,
     name: String,
     bytes: bytes::Bytes,
+    described: Option<Described>,
 }
 
 /// Store `new`. A name generated from `prefix` that is taken is generated again (with `next`),
 /// up to [`GENERATE_NAME_RETRIES`] times, as kube-apiserver's RetryGenerateName does: with 5
 /// random characters, collisions start within a few thousand names. Returns the object as last
-/// tried and the storage's answer.
+/// tried and the storage's answer. The `cache` is told of each attempt (so that it need not
+/// parse the stored bytes again) and of each failure.
 async fn store_new(
     storage: &dyn crate::storage::Storage,
+    cache: Option<&WatchCache>,
     key_of: impl Fn(&str) -> String,
     mut new: Created,
     prefix: Option<&str>,
     mut next: impl FnMut(&str) -> String,
 ) -> Result<(Created, crate::storage::Result<crate::storage::KeyValue>), Status> {
+    let expect = |new: &mut Created| {
+        if let (Some(cache), Some(described)) = (cache, new.described.take()) {
+            cache.expect(&new.key, &new.bytes, described);
+        }
+    };
+    let failed = |new: &Created| {
+        if let Some(cache) = cache {
+            cache.forget(&new.key, &new.bytes);
+        }
+    };
+    expect(&mut new);
     let mut result = storage.create(&new.key, new.bytes.clone()).await;
     if let Some(prefix) = prefix {
         for _ in 0..GENERATE_NAME_RETRIES {
             if !matches!(result, Err(crate::storage::Error::AlreadyExists { .. })) {
                 break;
             }
+            failed(&new);
             new.name = next(prefix);
             new.key = key_of(&new.name);
             let mut obj: Value = serde_json::from_slice(&new.bytes).map_err(internal)?;
             meta_mut(&mut obj).insert("name".into(), new.name.clone().into());
+            new.described = cache.and_then(|c| c.describe(&new.key, &obj));
             new.bytes = to_storage(obj);
+            expect(&mut new);
             result = storage.create(&new.key, new.bytes.clone()).await;
         }
+    }
+    if result.is_err() {
+        failed(&new);
     }
     Ok((new, result))
 }
@@ -295,6 +319,7 @@ mod tests {
             key: format!("/registry/pods/ns/{name}"),
             name: name.into(),
             bytes: to_storage(json!({"metadata": {"name": name, "generateName": "web-"}})),
+            described: None,
         }
     }
 
@@ -310,7 +335,7 @@ mod tests {
         }
         // Taken, taken, then free: the third name is stored, with its name in the object.
         let mut names = ["web-bbbbb", "web-ccccc"].into_iter();
-        let (new, result) = store_new(&storage, key_of, created("web-aaaaa"), Some("web-"), |_| {
+        let (new, result) = store_new(&storage, None, key_of, created("web-aaaaa"), Some("web-"), |_| {
             names.next().unwrap().to_string()
         })
         .await
@@ -326,7 +351,7 @@ mod tests {
 
         // Always taken: 1 + 7 attempts, then the conflict is the answer.
         let mut tries = 0;
-        let (_, result) = store_new(&storage, key_of, created("web-aaaaa"), Some("web-"), |_| {
+        let (_, result) = store_new(&storage, None, key_of, created("web-aaaaa"), Some("web-"), |_| {
             tries += 1;
             "web-bbbbb".to_string()
         })
@@ -336,9 +361,16 @@ mod tests {
         assert_eq!(tries, GENERATE_NAME_RETRIES);
 
         // A name the client chose is never replaced.
-        let (new, result) = store_new(&storage, key_of, created("web-aaaaa"), None, |_| unreachable!())
-            .await
-            .unwrap();
+        let (new, result) = store_new(
+            &storage,
+            None,
+            key_of,
+            created("web-aaaaa"),
+            None,
+            |_| unreachable!(),
+        )
+        .await
+        .unwrap();
         assert!(result.is_err());
         assert_eq!(new.name, "web-aaaaa");
     }
