@@ -745,9 +745,7 @@ mod tests {
         let cache = WatchCache::start(storage.clone(), &Registry::builtin(), 100)
             .await
             .unwrap();
-        let object = |name: &str, label: &str| {
-            json!({"metadata": {"name": name, "namespace": "default", "labels": {"x": label}}})
-        };
+        let object = |name: &str, label: &str| json!({"metadata": {"name": name, "namespace": "default", "labels": {"x": label}}});
         // The description differs from the bytes here, to show which one the cache used.
         let key = "/registry/configmaps/default/a";
         let bytes = to_storage(object("a", "in the bytes"));
@@ -761,10 +759,7 @@ mod tests {
         let key = "/registry/configmaps/default/b";
         let bytes = to_storage(object("b", "in the bytes"));
         cache.expect(key, &bytes, described.clone());
-        storage
-            .create(key, Bytes::copy_from_slice(&bytes))
-            .await
-            .unwrap();
+        storage.create(key, Bytes::copy_from_slice(&bytes)).await.unwrap();
         assert_eq!(cached_labels(&cache, key).await["x"], "in the bytes");
         assert!(cache.expected.lock().is_empty());
 

@@ -191,13 +191,17 @@ const VALUE_STRUCTS: &[&str] = &[
 fn zero_object(new: &Value) -> Value {
     let mut zero = json!({});
     for path in VALUE_STRUCTS {
-        if !new.pointer(path).is_some_and(Value::is_object) {
+        let Some(Value::Object(new_struct)) = crate::object::at(new, path) else {
             continue;
-        }
+        };
         let (parent, name) = path.rsplit_once('/').expect("paths start with /");
-        if let Some(Value::Object(parent)) = zero.pointer_mut(if parent.is_empty() { "" } else { parent }) {
+        let parent = parent
+            .split('/')
+            .skip(1)
+            .try_fold(&mut zero, |v, name| v.get_mut(name));
+        if let Some(Value::Object(parent)) = parent {
             let mut value = json!({});
-            if name == "spec" && new.pointer(&format!("{path}/containers")).is_some() {
+            if name == "spec" && new_struct.contains_key("containers") {
                 value["containers"] = Value::Null;
             }
             parent.insert(name.to_string(), value);

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::write::{check_identity, decode_typed, default_and_validate, parse_body, with_warnings};
 use super::{Ctx, HandlerResult, internal, storage_status};
-use crate::object::{from_storage, generate_name, meta_mut, meta_str, new_uid, now_rfc3339, to_storage};
+use crate::object::{at, from_storage, generate_name, meta_mut, meta_str, new_uid, now_rfc3339, to_storage};
 use crate::watch_cache::{Described, WatchCache};
 
 /// The create handler.
@@ -226,7 +226,7 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
         return Err(Status::not_found("namespaces", ns));
     };
     let obj: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
-    if obj.pointer("/metadata/deletionTimestamp").is_some() {
+    if at(&obj, "/metadata/deletionTimestamp").is_some() {
         // kube-apiserver's NamespaceLifecycle admission, word for word.
         return Err(Status::failure(
             403,
@@ -277,14 +277,14 @@ fn reset_status(ctx: &Ctx, obj: &mut Value) {
 fn set_pod_qos(pod: &mut Value) {
     let containers: Vec<&Value> = ["containers", "initContainers"]
         .iter()
-        .filter_map(|f| pod.pointer(&format!("/spec/{f}")).and_then(Value::as_array))
+        .filter_map(|f| pod.get("spec")?.get(f)?.as_array())
         .flatten()
         .collect();
     let mut any = false;
     let mut guaranteed = true;
     for c in &containers {
-        let requests = c.pointer("/resources/requests").and_then(Value::as_object);
-        let limits = c.pointer("/resources/limits").and_then(Value::as_object);
+        let requests = at(c, "/resources/requests").and_then(Value::as_object);
+        let limits = at(c, "/resources/limits").and_then(Value::as_object);
         for r in ["cpu", "memory"] {
             let req = requests.and_then(|m| m.get(r));
             let lim = limits.and_then(|m| m.get(r));
