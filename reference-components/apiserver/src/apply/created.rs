@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::path::{Path, field_key, values_equal};
 use super::schema::{ListType, Ty};
-use super::typed::{Pair, index_items};
+use super::typed::{Pair, index_items, item_element};
 
 /// The metadata fields no manager owns (as `managed::strip_meta`).
 const UNOWNED_META: [&str; 9] = [
@@ -61,6 +61,13 @@ pub fn fields_v1(old: &Value, new: &Value, ty: Ty<'_>) -> Option<Map<String, Val
 fn children(l: Option<&Value>, r: Option<&Value>, ty: Ty<'_>, out: &mut Map<String, Value>) -> Option<bool> {
     let pair = Pair::of(l, r);
     if pair.objects && !ty.atomic_object() && !pair.both_empty {
+        if pair.lv.is_none() {
+            // All new (most of a create): the new side's fields, without looking each one up.
+            for (name, r) in pair.rv.and_then(Value::as_object).into_iter().flatten() {
+                element(field_key(name), None, Some(r), ty.field(name).0, out)?;
+            }
+            return Some(true);
+        }
         for (name, l, r) in pair.fields() {
             if r.is_some() {
                 element(field_key(name), l, r, ty.field(name).0, out)?;
@@ -72,6 +79,16 @@ fn children(l: Option<&Value>, r: Option<&Value>, ty: Ty<'_>, out: &mut Map<Stri
         let item_ty = ty.item();
         let (la, ra) = pair.items();
         let no_path = Path::new();
+        if la.is_empty() {
+            // All new (a create): each item once, the first of duplicates, without indexing.
+            for (index, item) in ra.iter().enumerate() {
+                let key = item_element(&list, &ty, item, index).ok()?.serialize();
+                if !out.contains_key(&key) {
+                    element(key, None, Some(item), item_ty, out)?;
+                }
+            }
+            return Some(true);
+        }
         let (_, lhs) = index_items(la, &list, &ty, &no_path).ok()?;
         let (rhs_pes, rhs) = index_items(ra, &list, &ty, &no_path).ok()?;
         for pe in &rhs_pes {

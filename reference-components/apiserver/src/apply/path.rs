@@ -40,20 +40,26 @@ impl PathElement {
     pub fn serialize(&self) -> String {
         match self {
             PathElement::Field(name) => field_key(name),
+            // Written with serde_json's writer, not `fmt`: several times cheaper, same text.
             PathElement::Key(fields) => {
-                use std::fmt::Write;
-                let mut out = String::from("k:{");
+                let mut out = Vec::with_capacity(32);
+                out.extend_from_slice(b"k:{");
                 for (i, (name, value)) in fields.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    let name = serde_json::to_string(name).expect("strings serialise");
-                    let _ = write!(out, "{name}:{value}");
+                    serde_json::to_writer(&mut out, name).expect("strings serialise");
+                    out.push(b':');
+                    serde_json::to_writer(&mut out, value).expect("JSON values serialise");
                 }
-                out.push('}');
-                out
+                out.push(b'}');
+                String::from_utf8(out).expect("serde_json writes UTF-8")
             }
-            PathElement::Value(value) => format!("v:{value}"),
+            PathElement::Value(value) => {
+                let mut out = b"v:".to_vec();
+                serde_json::to_writer(&mut out, value).expect("JSON values serialise");
+                String::from_utf8(out).expect("serde_json writes UTF-8")
+            }
             PathElement::Index(index) => format!("i:{index}"),
         }
     }

@@ -23,7 +23,12 @@ use super::set::FieldSet;
 pub type Invalid = String;
 
 /// The path element of `item` in a list of type `list` (whose own type is `ty`).
-fn item_element(list: &ListType<'_>, ty: &Ty<'_>, item: &Value, index: usize) -> Result<PathElement, String> {
+pub(super) fn item_element(
+    list: &ListType<'_>,
+    ty: &Ty<'_>,
+    item: &Value,
+    index: usize,
+) -> Result<PathElement, String> {
     match list {
         ListType::Atomic => Ok(PathElement::Index(index)),
         ListType::Set => match item {
