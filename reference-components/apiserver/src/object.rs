@@ -99,6 +99,44 @@ pub fn to_storage(mut obj: Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&obj).expect("JSON values serialise"))
 }
 
+/// What [`crate::apply::record_create`] puts where the `fieldsV1` of a create goes, until
+/// [`to_storage_with_fields`] replaces it with the JSON text: a NUL and a random token, which
+/// no client can guess and send in an object.
+pub static FIELDS_V1_PLACEHOLDER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("\u{0}fieldsV1-{}", new_uid()));
+
+/// [`to_storage`] for an object whose `fieldsV1` is [`FIELDS_V1_PLACEHOLDER`]: the `fields`
+/// JSON text goes in its place in the stored bytes.
+pub fn to_storage_with_fields(mut obj: Value, fields: &str) -> Bytes {
+    meta_mut(&mut obj).remove("resourceVersion");
+    let bytes = serde_json::to_vec(&obj).expect("JSON values serialise");
+    let placeholder = serde_json::to_vec(&*FIELDS_V1_PLACEHOLDER).expect("strings serialise");
+    match memchr::memmem::find(&bytes, &placeholder) {
+        Some(at) => {
+            let mut out = Vec::with_capacity(bytes.len() - placeholder.len() + fields.len());
+            out.extend_from_slice(&bytes[..at]);
+            out.extend_from_slice(fields.as_bytes());
+            out.extend_from_slice(&bytes[at + placeholder.len()..]);
+            Bytes::from(out)
+        }
+        None => {
+            // Not where it was put (cannot happen): the fields as a value, the slow way.
+            let fields: Value = serde_json::from_str(fields).expect("fieldsV1 text is JSON");
+            if let Some(entries) = obj
+                .pointer_mut("/metadata/managedFields")
+                .and_then(Value::as_array_mut)
+            {
+                for entry in entries {
+                    if entry.get("fieldsV1").and_then(Value::as_str) == Some(FIELDS_V1_PLACEHOLDER.as_str()) {
+                        entry["fieldsV1"] = fields.clone();
+                    }
+                }
+            }
+            to_storage(obj)
+        }
+    }
+}
+
 /// The served form of stored bytes as bytes: stamped in place when possible, else parsed and
 /// serialised again.
 pub fn served_bytes(stored: &[u8], rv: Revision) -> Result<Bytes, serde_json::Error> {
@@ -138,6 +176,21 @@ pub fn spec_part(obj: &Value, status_apart: bool) -> Map<String, Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fields_text_takes_the_place_of_the_placeholder() {
+        let entry = |fields: Value| json!({"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": fields});
+        let text = r#"{"f:data":{".":{},"f:k\"q":{}}}"#;
+        let with = |fields: Value| {
+            json!({"metadata": {"name": "a", "resourceVersion": "3", "annotations": {"fieldsV1": "x"},
+                                "managedFields": [entry(fields)]}, "data": {"k\"q": "v"}})
+        };
+        let expected = to_storage(with(serde_json::from_str(text).unwrap()));
+        let spliced = to_storage_with_fields(with(Value::String(FIELDS_V1_PLACEHOLDER.clone())), text);
+        assert_eq!(spliced, expected);
+        // The placeholder serialises with its NUL escaped: it cannot be confused with text.
+        assert!(!spliced.contains(&0));
+    }
 
     #[test]
     fn at_finds_what_json_pointers_find() {

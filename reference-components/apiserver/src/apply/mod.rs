@@ -54,7 +54,7 @@ pub use managed::{BEFORE_FIRST_APPLY, Conflict, Entry, ManagedFields, Operation,
 pub use path::{Path, PathElement};
 pub use request::{
     LAST_APPLIED, apply, check_patch_options, conflict_status, is_apply, manager, parse_config,
-    record_update, type_of,
+    record_create, record_update, type_of,
 };
 pub use schema::{ListType, Ty};
 pub use set::FieldSet;

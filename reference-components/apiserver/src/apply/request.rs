@@ -99,8 +99,22 @@ fn set_managed_fields(obj: &mut Value, managed: &ManagedFields) {
 /// Managed fields sent with the object replace the stored ones (that is how clients edit them;
 /// `[{}]` clears them), except through subresources, and an empty list keeps the stored ones.
 pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
+    record(ctx, old, new, false);
+}
+
+/// [`record_update`] for a create whose object goes straight to storage: where the create's
+/// `fieldsV1` is worked out directly (nobody owned anything yet: the common case), the entry
+/// holds [`crate::object::FIELDS_V1_PLACEHOLDER`] and the `fieldsV1` JSON text is returned,
+/// for [`crate::object::to_storage_with_fields`] to put in its place. The fields of a pod are
+/// half its stored size; as text they are never built, serialised and dropped as a
+/// `serde_json::Value`.
+pub fn record_create(ctx: &Ctx, new: &mut Value) -> Option<String> {
+    record(ctx, None, new, true)
+}
+
+fn record(ctx: &Ctx, old: Option<&Value>, new: &mut Value, as_text: bool) -> Option<String> {
     if is_apply(ctx) || matches!(ctx.info.subresource.as_deref(), Some("binding" | "eviction")) {
-        return; // an apply worked them out; a binding only sets what the scheduler decided
+        return None; // an apply worked them out; a binding only sets what the scheduler decided
     }
     // Taken out while the object is compared (it is not part of what anyone manages), and
     // replaced by the new entries.
@@ -109,7 +123,7 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
         .and_then(Value::as_object_mut)
         .and_then(|meta| meta.remove("managedFields"));
     if ManagedFields::is_reset(sent.as_ref()) {
-        return;
+        return None;
     }
     let from_request = ctx
         .info
@@ -141,6 +155,24 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
     if matches!(&base, Ok(managed) if managed.is_empty()) {
         // Nobody owns anything yet (a create, or an object without entries): the writer gets
         // what changed, computed straight into fieldsV1.
+        if as_text
+            && let Some(text) = super::created::fields_v1_json(&old_plain, new_plain, type_of(&ctx.def))
+        {
+            if text == "{}" {
+                return None;
+            }
+            {
+                let now = crate::object::now_rfc3339();
+                let entry = managed::entry_json(
+                    &writer(ctx),
+                    managed::Operation::Update,
+                    Some(&now),
+                    Value::String(crate::object::FIELDS_V1_PLACEHOLDER.clone()),
+                );
+                crate::object::meta_mut(new).insert("managedFields".into(), Value::Array(vec![entry]));
+            }
+            return Some(text);
+        }
         if let Some(fields) = super::created::fields_v1(&old_plain, new_plain, type_of(&ctx.def)) {
             if !fields.is_empty() {
                 let now = crate::object::now_rfc3339();
@@ -152,7 +184,7 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
                 );
                 crate::object::meta_mut(new).insert("managedFields".into(), Value::Array(vec![entry]));
             }
-            return;
+            return None;
         }
     }
     let result = base.and_then(|mut managed| {
@@ -166,6 +198,7 @@ pub fn record_update(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
             tracing::warn!(error = %e, name = %ctx.name(), "cannot work out managed fields; dropping them");
         }
     }
+    None
 }
 
 /// Structs of the built-in Go types that are not pointers, so exist (empty) in a new object.

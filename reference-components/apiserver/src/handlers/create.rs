@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 
 use super::write::{check_identity, decode_typed, default_and_validate, parse_body, with_warnings};
 use super::{Ctx, HandlerResult, internal, storage_status};
-use crate::object::{at, from_storage, generate_name, meta_mut, meta_str, new_uid, now_rfc3339, to_storage};
+use crate::object::{
+    at, from_storage, generate_name, meta_mut, meta_str, new_uid, now_rfc3339, to_storage,
+    to_storage_with_fields,
+};
 use crate::watch_cache::{Described, WatchCache};
 
 /// The create handler.
@@ -89,7 +92,14 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
     let (obj, warnings) = decode_typed(ctx, obj)?;
     let mut obj = ctx.def.stored(obj);
     default_and_validate(ctx, &mut obj, None)?;
-    crate::apply::record_update(ctx, None, &mut obj);
+    // Straight to storage: the managed fields as JSON text, spliced into the stored bytes.
+    let direct = !ctx.dry_run() && !ctx.def.converts();
+    let fields_text = if direct {
+        crate::apply::record_create(ctx, &mut obj)
+    } else {
+        crate::apply::record_update(ctx, None, &mut obj);
+        None
+    };
     if ctx.def.is("", "Pod") {
         set_pod_qos(&mut obj);
     }
@@ -123,7 +133,10 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<(bytes::Bytes, V
         Created {
             key,
             name,
-            bytes: to_storage(obj),
+            bytes: match &fields_text {
+                Some(fields) => to_storage_with_fields(obj, fields),
+                None => to_storage(obj),
+            },
             described,
         },
         generated.as_deref(),
