@@ -107,34 +107,30 @@ pub static FIELDS_V1_PLACEHOLDER: std::sync::LazyLock<String> =
 
 /// [`to_storage`] for an object whose `fieldsV1` is [`FIELDS_V1_PLACEHOLDER`]: the `fields`
 /// JSON text goes in its place in the stored bytes.
-pub fn to_storage_with_fields(mut obj: Value, fields: &str) -> Bytes {
-    meta_mut(&mut obj).remove("resourceVersion");
-    let bytes = serde_json::to_vec(&obj).expect("JSON values serialise");
+pub fn to_storage_with_fields(obj: Value, fields: &str) -> Bytes {
+    let bytes = to_storage(obj);
     let placeholder = serde_json::to_vec(&*FIELDS_V1_PLACEHOLDER).expect("strings serialise");
-    match memchr::memmem::find(&bytes, &placeholder) {
-        Some(at) => {
-            let mut out = Vec::with_capacity(bytes.len() - placeholder.len() + fields.len());
-            out.extend_from_slice(&bytes[..at]);
-            out.extend_from_slice(fields.as_bytes());
-            out.extend_from_slice(&bytes[at + placeholder.len()..]);
-            Bytes::from(out)
-        }
-        None => {
-            // Not where it was put (cannot happen): the fields as a value, the slow way.
-            let fields: Value = serde_json::from_str(fields).expect("fieldsV1 text is JSON");
-            if let Some(entries) = obj
-                .pointer_mut("/metadata/managedFields")
-                .and_then(Value::as_array_mut)
-            {
-                for entry in entries {
-                    if entry.get("fieldsV1").and_then(Value::as_str) == Some(FIELDS_V1_PLACEHOLDER.as_str()) {
-                        entry["fieldsV1"] = fields.clone();
-                    }
-                }
+    let Some(at) = memchr::memmem::find(&bytes, &placeholder) else {
+        // Not where it was put (cannot happen): the fields as a value, the slow way.
+        let mut obj: Value = serde_json::from_slice(&bytes).expect("serialised just now");
+        let fields: Value = serde_json::from_str(fields).expect("fieldsV1 text is JSON");
+        for entry in obj
+            .pointer_mut("/metadata/managedFields")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if entry.get("fieldsV1").and_then(Value::as_str) == Some(FIELDS_V1_PLACEHOLDER.as_str()) {
+                entry["fieldsV1"] = fields.clone();
             }
-            to_storage(obj)
         }
-    }
+        return to_storage(obj);
+    };
+    let mut out = Vec::with_capacity(bytes.len() - placeholder.len() + fields.len());
+    out.extend_from_slice(&bytes[..at]);
+    out.extend_from_slice(fields.as_bytes());
+    out.extend_from_slice(&bytes[at + placeholder.len()..]);
+    Bytes::from(out)
 }
 
 /// The served form of stored bytes as bytes: stamped in place when possible, else parsed and

@@ -161,28 +161,16 @@ fn record(ctx: &Ctx, old: Option<&Value>, new: &mut Value, as_text: bool) -> Opt
             if text == "{}" {
                 return None;
             }
-            {
-                let now = crate::object::now_rfc3339();
-                let entry = managed::entry_json(
-                    &writer(ctx),
-                    managed::Operation::Update,
-                    Some(&now),
-                    Value::String(crate::object::FIELDS_V1_PLACEHOLDER.clone()),
-                );
-                crate::object::meta_mut(new).insert("managedFields".into(), Value::Array(vec![entry]));
-            }
+            set_created_entry(
+                ctx,
+                new,
+                Value::String(crate::object::FIELDS_V1_PLACEHOLDER.clone()),
+            );
             return Some(text);
         }
         if let Some(fields) = super::created::fields_v1(&old_plain, new_plain, type_of(&ctx.def)) {
             if !fields.is_empty() {
-                let now = crate::object::now_rfc3339();
-                let entry = managed::entry_json(
-                    &writer(ctx),
-                    managed::Operation::Update,
-                    Some(&now),
-                    Value::Object(fields),
-                );
-                crate::object::meta_mut(new).insert("managedFields".into(), Value::Array(vec![entry]));
+                set_created_entry(ctx, new, Value::Object(fields));
             }
             return None;
         }
@@ -199,6 +187,13 @@ fn record(ctx: &Ctx, old: Option<&Value>, new: &mut Value, as_text: bool) -> Opt
         }
     }
     None
+}
+
+/// The writer's one entry, owning `fields`, of an object nobody owned anything of.
+fn set_created_entry(ctx: &Ctx, new: &mut Value, fields: Value) {
+    let now = crate::object::now_rfc3339();
+    let entry = managed::entry_json(&writer(ctx), managed::Operation::Update, Some(&now), fields);
+    crate::object::meta_mut(new).insert("managedFields".into(), Value::Array(vec![entry]));
 }
 
 /// Structs of the built-in Go types that are not pointers, so exist (empty) in a new object.
