@@ -9,8 +9,9 @@
 //!    its own), compared with the bare-etcd anchor: `ETCD_ANCHOR_WRITES_PER_SEC` (what
 //!    `scripts/bench-etcd-anchor` prints for this machine), else 5,900 writes/s (`etcdctl check
 //!    perf --load=l` on the reference machine); and with `ETCD_ANCHOR_2K_PUTS_PER_SEC` (the
-//!    script's 16-client 2 KiB put benchmark) when given. Then the CPU cost of each step of the
-//!    create path, measured on one thread.
+//!    script's 16-client 2 KiB put benchmark) when given. Three interleaved rounds, each row
+//!    reported by its median round. Then the CPU cost of each step of the create path, measured
+//!    on one thread.
 //! 2. **List latency** of those 10,000 pods: full lists, `resourceVersion=0` lists, paged lists
 //!    (limit 500) and typed `Api::<Pod>::list`, next to the client-side decoding of the same
 //!    bytes, so that the server's share is visible.
@@ -67,6 +68,9 @@ struct Sizes {
     paged_walks: usize,
     page: u32,
     profile_iterations: usize,
+    /// Rounds of the create benchmark (memory, embedded and child process each), reported by
+    /// their median: one run's throughput on a shared 2-core machine moves by ±10 %.
+    create_rounds: usize,
     fsync_probes: usize,
     watchers: usize,
     watch_clients: usize,
@@ -85,6 +89,7 @@ const FULL: Sizes = Sizes {
     paged_walks: 10,
     page: 500,
     profile_iterations: 2_000,
+    create_rounds: 3,
     fsync_probes: 200,
     watchers: 1_000,
     watch_clients: 8,
@@ -101,6 +106,7 @@ const SMOKE: Sizes = Sizes {
     paged_walks: 2,
     page: 10,
     profile_iterations: 3,
+    create_rounds: 1,
     fsync_probes: 5,
     watchers: 8,
     watch_clients: 3,
@@ -276,19 +282,25 @@ async fn scrape_metrics(client: &Client) -> String {
 /// the server at `url` (`child`: it is a child process, whose CPU is measured).
 async fn create_pods(
     url: &str,
+    round: usize,
     sizes: &Sizes,
     label: &'static str,
     embedded: Option<&EmbeddedStorage>,
     child: Option<&ServerProcess>,
 ) -> CreateRun {
     let setup = client(url);
-    ensure_namespace(&setup, NS).await;
-    ensure_namespace(&setup, "warmup").await;
+    // Each round in namespaces of its own (round 0 in `NS`, which the list benchmark reads).
+    let (ns, warmup) = match round {
+        0 => (NS.to_string(), "warmup".to_string()),
+        r => (format!("{NS}-{r}"), format!("warmup-{r}")),
+    };
+    ensure_namespace(&setup, &ns).await;
+    ensure_namespace(&setup, &warmup).await;
     let template = pod("template");
     let apis: Vec<Client> = (0..sizes.clients).map(|_| client(url)).collect();
     // Warm-up: a connection per client and the first-use costs, outside the measurement.
     for (c, cl) in apis.iter().enumerate() {
-        let api: Api<Pod> = Api::namespaced(cl.clone(), "warmup");
+        let api: Api<Pod> = Api::namespaced(cl.clone(), &warmup);
         let mut p = template.clone();
         p.metadata.name = Some(format!("warm-{c}"));
         api.create(&PostParams::default(), &p)
@@ -306,8 +318,9 @@ async fn create_pods(
         .map(|(c, cl)| {
             let (clients, total) = (sizes.clients, sizes.pods);
             let template = template.clone();
+            let ns = ns.clone();
             tokio::spawn(async move {
-                let api: Api<Pod> = Api::namespaced(cl, NS);
+                let api: Api<Pod> = Api::namespaced(cl, &ns);
                 let mut latencies = Vec::with_capacity(total / clients + 1);
                 for i in (c..total).step_by(clients) {
                     let mut p = template.clone();
@@ -368,29 +381,71 @@ async fn create_and_list(sizes: &Sizes, (anchor, anchor_source): (f64, &str), se
     let as_dyn: Arc<dyn Storage> = embedded_store.clone();
     storage::spawn_compactor(Arc::downgrade(&as_dyn), CompactionPolicy::default());
     let embedded_server = TestServer::start_with(as_dyn, ServerConfig::default()).await;
-    let child_dir = scratch();
 
     let mut runs = Vec::new();
     if sections.create {
-        runs.push(create_pods(&memory_server.url(), sizes, "memory", None, None).await);
-        runs.push(
-            create_pods(
-                &embedded_server.url(),
-                sizes,
-                "embedded",
-                Some(&embedded_store),
-                None,
-            )
-            .await,
-        );
-        // The same against a ref-apiserver child process: the server's CPU on its own.
-        let (child, _) = ServerProcess::start(Backend::Embedded, child_dir.path()).await;
-        runs.push(create_pods(&child.url(), sizes, "embedded, child process", None, Some(&child)).await);
-        child.kill();
+        // Rounds interleaved, each row reported by its median round.
+        let mut rounds: Vec<Vec<CreateRun>> = Vec::new();
+        for round in 0..sizes.create_rounds {
+            let mut this = Vec::new();
+            this.push(create_pods(&memory_server.url(), round, sizes, "memory", None, None).await);
+            this.push(
+                create_pods(
+                    &embedded_server.url(),
+                    round,
+                    sizes,
+                    "embedded",
+                    Some(&embedded_store),
+                    None,
+                )
+                .await,
+            );
+            // The same against a ref-apiserver child process (a fresh one, on a fresh data
+            // directory, each round): the server's CPU on its own.
+            let child_dir = scratch();
+            let (child, _) = ServerProcess::start(Backend::Embedded, child_dir.path()).await;
+            this.push(
+                create_pods(
+                    &child.url(),
+                    round,
+                    sizes,
+                    "embedded, child process",
+                    None,
+                    Some(&child),
+                )
+                .await,
+            );
+            child.kill();
+            rounds.push(this);
+        }
+        let mut by_row: Vec<Vec<CreateRun>> = rounds[0].iter().map(|_| Vec::new()).collect();
+        for round in rounds {
+            for (row, run) in by_row.iter_mut().zip(round) {
+                row.push(run);
+            }
+        }
+        let mut each = Vec::new();
+        for row in &mut by_row {
+            row.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+            let figures: Vec<String> = row.iter().map(|r| format!("{:.0}", r.per_second())).collect();
+            each.push(format!("{}: {}", row[0].label, figures.join(", ")));
+        }
+        runs = by_row
+            .into_iter()
+            .map(|mut row| row.swap_remove(row.len() / 2))
+            .collect();
         print_creates(sizes, &runs, anchor, anchor_source, dir.path());
+        if sizes.create_rounds > 1 {
+            println!(
+                "   (each row is the median of {} interleaved rounds; pods/s of every round, sorted:",
+                sizes.create_rounds
+            );
+            println!("    {})", each.join("; "));
+            println!();
+        }
     } else {
         // The list benchmark needs the pods.
-        create_pods(&embedded_server.url(), sizes, "embedded", None, None).await;
+        create_pods(&embedded_server.url(), 0, sizes, "embedded", None, None).await;
     }
     if sections.list {
         list_latencies(&embedded_server, sizes).await;
