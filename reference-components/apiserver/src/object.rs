@@ -105,12 +105,19 @@ pub fn to_storage(mut obj: Value) -> Bytes {
 pub static FIELDS_V1_PLACEHOLDER: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("\u{0}fieldsV1-{}", new_uid()));
 
+/// A searcher for [`FIELDS_V1_PLACEHOLDER`] as serialised JSON, built once.
+static PLACEHOLDER_JSON: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| {
+        let json = serde_json::to_vec(&*FIELDS_V1_PLACEHOLDER).expect("strings serialise");
+        memchr::memmem::Finder::new(&json).into_owned()
+    });
+
 /// [`to_storage`] for an object whose `fieldsV1` is [`FIELDS_V1_PLACEHOLDER`]: the `fields`
 /// JSON text goes in its place in the stored bytes.
 pub fn to_storage_with_fields(obj: Value, fields: &str) -> Bytes {
     let bytes = to_storage(obj);
-    let placeholder = serde_json::to_vec(&*FIELDS_V1_PLACEHOLDER).expect("strings serialise");
-    let Some(at) = memchr::memmem::find(&bytes, &placeholder) else {
+    let placeholder_len = PLACEHOLDER_JSON.needle().len();
+    let Some(at) = PLACEHOLDER_JSON.find(&bytes) else {
         // Not where it was put (cannot happen): the fields as a value, the slow way.
         let mut obj: Value = serde_json::from_slice(&bytes).expect("serialised just now");
         let fields: Value = serde_json::from_str(fields).expect("fieldsV1 text is JSON");
@@ -126,10 +133,10 @@ pub fn to_storage_with_fields(obj: Value, fields: &str) -> Bytes {
         }
         return to_storage(obj);
     };
-    let mut out = Vec::with_capacity(bytes.len() - placeholder.len() + fields.len());
+    let mut out = Vec::with_capacity(bytes.len() - placeholder_len + fields.len());
     out.extend_from_slice(&bytes[..at]);
     out.extend_from_slice(fields.as_bytes());
-    out.extend_from_slice(&bytes[at + placeholder.len()..]);
+    out.extend_from_slice(&bytes[at + placeholder_len..]);
     Bytes::from(out)
 }
 
