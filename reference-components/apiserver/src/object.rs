@@ -237,22 +237,75 @@ mod tests {
     }
 }
 
+/// Where `"resourceVersion":"N"` goes in stored JSON to make its served form: just inside the
+/// top-level `metadata` object. Found once per stored object, so that its served form can be
+/// written out (into a response, a list, a watch event) without keeping a stamped copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RvSlot {
+    /// The index just past `metadata`'s `{`.
+    at: usize,
+    /// Whether other fields follow (a comma after the inserted field).
+    comma: bool,
+}
+
+impl RvSlot {
+    /// The slot of `stored`; `None` when it has no top-level `metadata` object (callers then
+    /// use [`from_storage`]).
+    pub fn find(stored: &[u8]) -> Option<RvSlot> {
+        let open = top_level_object_field(stored, b"metadata")?;
+        let rest = &stored[open + 1..];
+        let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+        Some(RvSlot {
+            at: open + 1,
+            comma: !empty,
+        })
+    }
+
+    /// The length of the served form of `stored` at `rv`.
+    pub fn served_len(&self, stored: &[u8], rv: Revision) -> usize {
+        stored.len() + r#""resourceVersion":"""#.len() + decimal_len(rv) + usize::from(self.comma)
+    }
+
+    /// Appends the served form of `stored` (the bytes this slot was found in) at `rv`.
+    pub fn write(&self, stored: &[u8], rv: Revision, out: &mut impl bytes::BufMut) {
+        out.put_slice(&stored[..self.at]);
+        out.put_slice(br#""resourceVersion":""#);
+        let mut digits = [0u8; 20];
+        let mut n = rv;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.put_slice(&digits[i..]);
+        out.put_u8(b'"');
+        if self.comma {
+            out.put_u8(b',');
+        }
+        out.put_slice(&stored[self.at..]);
+    }
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 /// The served form of stored bytes without re-serialising: `"resourceVersion":"N"` is written
 /// into the top-level `metadata` object of the stored JSON. `None` when the bytes have no
 /// top-level `metadata` object (callers then use [`from_storage`]).
 pub fn stamp_resource_version(stored: &[u8], rv: Revision) -> Option<Bytes> {
-    let open = top_level_object_field(stored, b"metadata")?;
-    let rest = &stored[open + 1..];
-    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
-    let mut out = Vec::with_capacity(stored.len() + 32);
-    out.extend_from_slice(&stored[..=open]);
-    out.extend_from_slice(b"\"resourceVersion\":\"");
-    out.extend_from_slice(rv.to_string().as_bytes());
-    out.push(b'"');
-    if !empty {
-        out.push(b',');
-    }
-    out.extend_from_slice(rest);
+    let slot = RvSlot::find(stored)?;
+    let mut out = Vec::with_capacity(slot.served_len(stored, rv));
+    slot.write(stored, rv, &mut out);
     Some(Bytes::from(out))
 }
 
@@ -357,9 +410,13 @@ mod stamp_tests {
         ];
         for obj in cases {
             let stored = to_storage(obj);
-            let stamped: Value =
-                serde_json::from_slice(&stamp_resource_version(&stored, 77).unwrap()).unwrap();
-            assert_eq!(stamped, from_storage(&stored, 77).unwrap());
+            for rv in [0, 9, 10, 77, 1_000_000, u64::MAX] {
+                let bytes = stamp_resource_version(&stored, rv).unwrap();
+                let slot = RvSlot::find(&stored).unwrap();
+                assert_eq!(slot.served_len(&stored, rv), bytes.len());
+                let stamped: Value = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(stamped, from_storage(&stored, rv).unwrap());
+            }
         }
         assert!(stamp_resource_version(br#"{"kind":"X"}"#, 1).is_none());
         assert!(stamp_resource_version(br#"{"metadata":null}"#, 1).is_none());

@@ -152,7 +152,7 @@ impl ApiState {
             .list("/registry/services/", "/registry/services/")
             .map_err(handlers::internal)?;
         for svc in existing {
-            if let Ok(v) = serde_json::from_slice(&svc.json) {
+            if let Ok(v) = serde_json::from_slice(&svc.served()) {
                 services.restore(&v);
             }
         }

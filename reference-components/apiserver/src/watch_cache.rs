@@ -24,7 +24,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-use crate::object::{field_value, from_storage, stamp_resource_version};
+use crate::object::{RvSlot, field_value, from_storage};
 use crate::projection::Projection;
 use crate::registry::Registry;
 use crate::storage::{self, Event, EventKind, ListOptions, Revision, Storage};
@@ -41,8 +41,11 @@ pub struct CachedObject {
     pub key: String,
     /// The revision that last wrote it.
     pub rv: Revision,
-    /// The served JSON, `resourceVersion` included.
-    pub json: Bytes,
+    /// The stored JSON (the very bytes storage holds, not a copy), or the served JSON when
+    /// `slot` is `None`.
+    stored: Bytes,
+    /// Where the served form gets its `resourceVersion`.
+    slot: Option<RvSlot>,
     /// `metadata.namespace`.
     pub namespace: String,
     /// `metadata.name`.
@@ -51,6 +54,38 @@ pub struct CachedObject {
     pub labels: BTreeMap<String, String>,
     /// The selectable fields and their values.
     pub fields: BTreeMap<String, String>,
+}
+
+impl CachedObject {
+    /// The served JSON, `resourceVersion` included (a copy of the stored bytes with it written
+    /// in): for callers that need it whole. Responses, lists and watch events use
+    /// [`CachedObject::write_served`] instead, which copies once into their buffer.
+    pub fn served(&self) -> Bytes {
+        match self.slot {
+            Some(slot) => {
+                let mut out = Vec::with_capacity(slot.served_len(&self.stored, self.rv));
+                slot.write(&self.stored, self.rv, &mut out);
+                Bytes::from(out)
+            }
+            None => self.stored.clone(),
+        }
+    }
+
+    /// The length of the served JSON.
+    pub fn served_len(&self) -> usize {
+        match self.slot {
+            Some(slot) => slot.served_len(&self.stored, self.rv),
+            None => self.stored.len(),
+        }
+    }
+
+    /// Appends the served JSON to `out`.
+    pub fn write_served(&self, out: &mut impl bytes::BufMut) {
+        match self.slot {
+            Some(slot) => slot.write(&self.stored, self.rv, out),
+            None => out.put_slice(&self.stored),
+        }
+    }
 }
 
 /// One change, as watchers see it.
@@ -170,7 +205,7 @@ impl std::fmt::Debug for WatchCache {
 fn cache_object(
     fields: &[(String, String)],
     key: &str,
-    value: &[u8],
+    value: &Bytes,
     rv: Revision,
 ) -> Option<Arc<CachedObject>> {
     let wanted = ["metadata.namespace", "metadata.name", "metadata.labels"];
@@ -180,20 +215,23 @@ fn cache_object(
 }
 
 /// The cached object of `value` as `described`.
-fn cached(key: &str, value: &[u8], rv: Revision, described: Described) -> Option<Arc<CachedObject>> {
+fn cached(key: &str, value: &Bytes, rv: Revision, described: Described) -> Option<Arc<CachedObject>> {
     let Described {
         namespace,
         name,
         labels,
         fields,
     } = described;
+    let slot = RvSlot::find(value);
+    let stored = match slot {
+        Some(_) => value.clone(),
+        None => Bytes::from(serde_json::to_vec(&from_storage(value, rv).ok()?).ok()?),
+    };
     Some(Arc::new(CachedObject {
         key: key.to_string(),
         rv,
-        json: match stamp_resource_version(value, rv) {
-            Some(stamped) => stamped,
-            None => Bytes::from(serde_json::to_vec(&from_storage(value, rv).ok()?).ok()?),
-        },
+        stored,
+        slot,
         namespace,
         name,
         labels,
@@ -549,7 +587,7 @@ impl WatchCache {
         &self,
         resource_prefix: &str,
         key: &str,
-        value: &[u8],
+        value: &Bytes,
         rv: Revision,
     ) -> Option<Arc<CachedObject>> {
         let fields = fields_for(&self.fields_by_prefix, resource_prefix);

@@ -12,7 +12,10 @@ pub async fn get(ctx: &Ctx) -> HandlerResult {
     let key = ctx.key();
     if ctx.param("resourceVersion") == Some("0") {
         return match ctx.state.cache.get(&ctx.def.key_prefix(), &key) {
-            Some(obj) => Ok(bytes_response(StatusCode::OK, ctx.def.served_bytes(&obj.json))),
+            Some(obj) => Ok(bytes_response(
+                StatusCode::OK,
+                ctx.def.served_bytes(&obj.served()),
+            )),
             None => Err(Status::not_found(&ctx.def.qualified_plural(), ctx.name())),
         };
     }

@@ -106,12 +106,12 @@ fn decode_continue(token: &str, prefix: &str) -> Result<(Revision, String), Stat
 }
 
 /// Write a list body: `{"kind":..,"apiVersion":..,"metadata":{..},"items":[..]}`.
-pub fn list_body(
+pub fn list_body<T: ListItem>(
     def: &ResourceDef,
     rv: Revision,
     cont: Option<&str>,
     remaining: Option<u64>,
-    items: &[Bytes],
+    items: &[T],
 ) -> Bytes {
     let mut meta = serde_json::json!({"resourceVersion": rv.to_string()});
     if let Some(c) = cont {
@@ -120,7 +120,7 @@ pub fn list_body(
     if let Some(r) = remaining.filter(|r| *r > 0) {
         meta["remainingItemCount"] = r.into();
     }
-    let size: usize = items.iter().map(|i| i.len() + 1).sum();
+    let size: usize = items.iter().map(|i| i.len_hint() + 1).sum();
     let mut out = BytesMut::with_capacity(size + 200);
     out.put_slice(
         format!(
@@ -136,10 +136,45 @@ pub fn list_body(
         if i > 0 {
             out.put_u8(b',');
         }
-        out.put_slice(item);
+        item.write(def, &mut out);
     }
     out.put_slice(b"]}");
     out.freeze()
+}
+
+/// An item of a list body: served JSON, or a cached object written out in its served form.
+pub trait ListItem {
+    /// About how many bytes it writes.
+    fn len_hint(&self) -> usize;
+    /// Appends the item as `def` serves it.
+    fn write(&self, def: &ResourceDef, out: &mut BytesMut);
+}
+
+impl ListItem for Bytes {
+    fn len_hint(&self) -> usize {
+        self.len()
+    }
+    fn write(&self, _: &ResourceDef, out: &mut BytesMut) {
+        out.put_slice(self);
+    }
+}
+
+impl ListItem for Arc<CachedObject> {
+    fn len_hint(&self) -> usize {
+        self.served_len()
+    }
+    fn write(&self, def: &ResourceDef, out: &mut BytesMut) {
+        write_served(def, self, out);
+    }
+}
+
+/// Appends `obj` as `def` serves it: straight from the cached bytes unless the version converts.
+pub fn write_served(def: &ResourceDef, obj: &CachedObject, out: &mut BytesMut) {
+    if def.converts() {
+        out.put_slice(&def.served_bytes(&obj.served()));
+    } else {
+        obj.write_served(out);
+    }
 }
 
 /// The objects of the request's scope that match `filter`, from the watch cache.
@@ -215,10 +250,9 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
     if !from_storage {
         wait_for_cache(ctx).await?;
         let (rv, items) = from_cache(ctx, &filter)?;
-        let bytes: Vec<Bytes> = items.iter().map(|o| ctx.def.served_bytes(&o.json)).collect();
         return Ok(bytes_response(
             StatusCode::OK,
-            list_body(&ctx.def, rv, None, None, &bytes),
+            list_body(&ctx.def, rv, None, None, &items),
         ));
     }
 
@@ -237,7 +271,7 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
         None => (None, None),
     };
     let mut revision = revision;
-    let mut out: Vec<Bytes> = Vec::new();
+    let mut out: Vec<Arc<CachedObject>> = Vec::new();
     let want = if limit == 0 { usize::MAX } else { limit };
     let chunk = if limit == 0 { None } else { Some(limit.max(100)) };
     let resource_prefix = ctx.def.key_prefix();
@@ -265,7 +299,7 @@ pub async fn list(ctx: &Ctx) -> HandlerResult {
                 continue;
             };
             if filter.matches(&obj) {
-                out.push(ctx.def.served_bytes(&obj.json));
+                out.push(obj);
                 if out.len() == want {
                     stop_at = Some(i);
                     break;

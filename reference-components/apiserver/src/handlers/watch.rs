@@ -26,7 +26,7 @@ use super::list::Filter;
 use super::{Ctx, parse_rv, status_response};
 use crate::registry::ResourceDef;
 use crate::storage::EventKind;
-use crate::watch_cache::{CacheError, CachedEvent, WatchStart};
+use crate::watch_cache::{CacheError, CachedEvent, CachedObject, WatchStart};
 
 /// How often a watcher with bookmarks enabled gets one.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
@@ -37,6 +37,17 @@ fn event_line(kind: &str, object: &[u8]) -> Bytes {
     b.put_slice(kind.as_bytes());
     b.put_slice(br#"","object":"#);
     b.put_slice(object);
+    b.put_slice(b"}\n");
+    b.freeze()
+}
+
+/// The event line of a cached object, written straight from its cached bytes.
+fn object_event_line(def: &ResourceDef, kind: &str, obj: &CachedObject) -> Bytes {
+    let mut b = BytesMut::with_capacity(obj.served_len() + 32);
+    b.put_slice(br#"{"type":""#);
+    b.put_slice(kind.as_bytes());
+    b.put_slice(br#"","object":"#);
+    super::list::write_served(def, obj, &mut b);
     b.put_slice(b"}\n");
     b.freeze()
 }
@@ -72,7 +83,7 @@ fn translate(def: &ResourceDef, ev: &CachedEvent, ns_prefix: &str, filter: &Filt
         EventKind::Delete if before || (ev.prev.is_none() && now) => "DELETED",
         _ => return None,
     };
-    Some(event_line(kind, &def.served_bytes(&ev.obj.json)))
+    Some(object_event_line(def, kind, &ev.obj))
 }
 
 /// The watch handler.
