@@ -29,5 +29,6 @@ pub mod server;
 pub mod storage;
 pub mod table;
 pub mod testing;
+pub mod unknown_fields;
 pub mod validation;
 pub mod watch_cache;

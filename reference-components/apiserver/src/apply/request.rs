@@ -377,7 +377,7 @@ pub fn parse_config(ctx: &Ctx, status_only: bool) -> Result<(Value, Vec<String>)
         ))
     };
     let typed = match (ctx.def.codec, &ctx.def.custom) {
-        (Some(codec), _) => Some(codec(&config).map_err(cannot_handle)?),
+        (Some(codec), _) => Some((codec.roundtrip)(&config).map_err(cannot_handle)?),
         (None, Some(custom)) => Some(custom.decode(config.clone()).map_err(cannot_handle)?),
         (None, None) => None,
     };

@@ -196,13 +196,19 @@ pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Statu
         ))
     };
     let typed = match (ctx.def.codec, &ctx.def.custom) {
-        (Some(codec), _) => codec(&obj).map_err(cannot_handle)?,
+        (Some(codec), _) => (codec.roundtrip)(&obj).map_err(cannot_handle)?,
         // Custom resources: typed metadata, and pruning by the version's schema.
         (None, Some(custom)) => custom.decode(obj.clone()).map_err(cannot_handle)?,
         (None, None) => return Ok((obj, Vec::new())),
     };
     let mut unknown = Vec::new();
     unknown_fields(&obj, &typed, &mut String::new(), &mut unknown);
+    Ok((typed, field_validation(ctx, &unknown)?))
+}
+
+/// `fieldValidation` applied to the unknown fields of a body: rejected (`Strict`), reported as
+/// warnings (`Warn`, the default) or ignored. Returns the warnings.
+pub fn field_validation(ctx: &Ctx, unknown: &[String]) -> Result<Vec<String>, Status> {
     let directive = ctx.param("fieldValidation").unwrap_or("Warn");
     let warnings = match directive {
         "Strict" if !unknown.is_empty() => {
@@ -221,7 +227,7 @@ pub fn decode_typed(ctx: &Ctx, obj: Value) -> Result<(Value, Vec<String>), Statu
             )));
         }
     };
-    Ok((typed, warnings))
+    Ok(warnings)
 }
 
 /// Defaults, then validation (422 Invalid with one cause per field error). Custom resources get

@@ -15,6 +15,11 @@ fn roundtrip<K: Serialize + DeserializeOwned>(v: &Value) -> Result<Value, serde_
     serde_json::to_value(K::deserialize(v)?)
 }
 
+fn from_body<K: Serialize + DeserializeOwned>(body: &[u8]) -> Result<super::DecodedBody, serde_json::Error> {
+    let (typed, unknown) = crate::unknown_fields::decode::<K>(body)?;
+    Ok((serde_json::to_value(typed)?, unknown))
+}
+
 /// An entry for the k8s-openapi type `K`, storing under its plural.
 fn def<K>() -> ResourceDef
 where
@@ -35,7 +40,10 @@ where
         tracks_generation: false,
         allow_create_on_update: false,
         field_selectors: Vec::new(),
-        codec: Some(roundtrip::<K>),
+        codec: Some(super::Codec {
+            roundtrip: roundtrip::<K>,
+            from_body: from_body::<K>,
+        }),
         conversion: None,
         verbs: super::ALL_VERBS,
         custom: None,

@@ -63,9 +63,19 @@ impl Subresource {
     }
 }
 
-/// Decode a JSON object into the resource's typed form and encode it back: checks the types of
-/// every known field and drops unknown ones, as kube-apiserver's decoding does.
-pub type Codec = fn(&Value) -> Result<Value, serde_json::Error>;
+/// A body decoded into a built-in type: its canonical JSON and the paths of its unknown fields.
+pub type DecodedBody = (Value, Vec<crate::unknown_fields::FieldPath>);
+
+/// A built-in resource's typed form: decoding into it checks the types of every known field and
+/// drops unknown ones, as kube-apiserver's decoding does.
+#[derive(Debug, Clone, Copy)]
+pub struct Codec {
+    /// Decode a JSON object into the typed form and encode it back.
+    pub roundtrip: fn(&Value) -> Result<Value, serde_json::Error>,
+    /// Decode a request body straight into the typed form and encode it: the canonical object
+    /// and the paths of the fields the decoding skipped (see [`crate::unknown_fields`]).
+    pub from_body: fn(&[u8]) -> Result<DecodedBody, serde_json::Error>,
+}
 
 /// Everything the handlers need to know about one resource.
 #[derive(Debug, Clone)]
