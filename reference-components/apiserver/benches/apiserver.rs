@@ -1425,7 +1425,7 @@ async fn memory(sizes: &Sizes) {
         "   where it goes (rebuilt in this process, RSS growth / object): storage engine (live keys + event history) {engine:.0},"
     );
     println!(
-        "   watch cache (cached objects: served JSON, labels and fields maps, key map) {cache:.0}; the rest of the memory"
+        "   watch cache (cached objects: key, labels and fields maps, key map; their bytes are the engine's) {cache:.0}; the rest of the memory"
     );
     println!(
         "   server's {memory_run:.0}: {:.0} (allocator slack, buffers)",
@@ -1443,10 +1443,10 @@ async fn memory(sizes: &Sizes) {
     );
 }
 
-/// The memory of the two copies a server keeps of every object, each measured on its own in this
-/// process: a storage engine holding `n` ConfigMaps (and the history of their creation, as a
-/// server keeps it for minutes), and the watch cache's decoded objects with their key map.
-/// Returns bytes per object of each.
+/// The memory a server keeps for every object, each part measured on its own in this process: a
+/// storage engine holding `n` ConfigMaps (and the history of their creation, as a server keeps it
+/// for minutes), and the watch cache's objects with their key map (which share the engine's
+/// bytes). Returns bytes per object of each.
 async fn memory_breakdown(n: usize, served: &Value) -> (f64, f64) {
     let stored = |i: usize| {
         let mut v = served.clone();
