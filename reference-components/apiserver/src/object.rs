@@ -270,18 +270,7 @@ impl RvSlot {
     pub fn write(&self, stored: &[u8], rv: Revision, out: &mut impl bytes::BufMut) {
         out.put_slice(&stored[..self.at]);
         out.put_slice(br#""resourceVersion":""#);
-        let mut digits = [0u8; 20];
-        let mut n = rv;
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.put_slice(&digits[i..]);
+        out.put_slice(decimal(rv, &mut [0; 20]).as_bytes());
         out.put_u8(b'"');
         if self.comma {
             out.put_u8(b',');
@@ -290,13 +279,22 @@ impl RvSlot {
     }
 }
 
-fn decimal_len(mut n: u64) -> usize {
-    let mut len = 1;
-    while n >= 10 {
+fn decimal_len(n: u64) -> usize {
+    decimal(n, &mut [0; 20]).len()
+}
+
+/// `n` in decimal, written into `buf` without the formatting machinery (for hot paths).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
-        len += 1;
+        if n == 0 {
+            break;
+        }
     }
-    len
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 /// The served form of stored bytes without re-serialising: `"resourceVersion":"N"` is written

@@ -246,19 +246,8 @@ impl Path {
     /// `self[index]`.
     pub fn index(&self, index: usize) -> Self {
         // Paths are built for every field validated, errors or not: no formatting machinery.
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = index;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
-        self.joined(&["[", digits, "]"])
+        let mut buf = [0; 20];
+        self.joined(&["[", crate::object::decimal(index as u64, &mut buf), "]"])
     }
 
     /// `self[key]` (a map key, unquoted as Kubernetes prints it).
