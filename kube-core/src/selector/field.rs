@@ -208,9 +208,15 @@ impl FieldSelector {
     /// Whether every term matches a field set such as a server's `ToSelectableFields` produces;
     /// missing fields read as the empty string.
     pub fn matches_fields(&self, fields: &BTreeMap<String, String>) -> bool {
+        self.matches_with(|field| fields.get(field).map(String::as_str))
+    }
+
+    /// Whether every term matches the fields that `field` looks up, without copying their
+    /// values; missing fields read as the empty string.
+    pub fn matches_with<'v>(&self, field: impl Fn(&str) -> Option<&'v str>) -> bool {
         self.terms
             .iter()
-            .all(|t| t.matches(fields.get(&t.field).map_or("", String::as_str)))
+            .all(|t| t.matches(field(&t.field).unwrap_or_default()))
     }
 
     /// Whether every term matches an object's JSON, each field being a dotted path into it
@@ -524,6 +530,8 @@ mod tests {
             let s = FieldSelector::parse(selector).unwrap();
             assert_eq!(s.matches(lookup), expected, "{selector}");
             assert_eq!(s.matches_fields(&fields), expected, "{selector}");
+            let borrowed = |f: &str| fields.get(f).map(String::as_str);
+            assert_eq!(s.matches_with(borrowed), expected, "{selector} (matches_with)");
         }
     }
 

@@ -216,8 +216,12 @@ impl Requirement {
     /// Whether the labels satisfy this requirement. NotEquals and NotIn match when the label is
     /// absent; GreaterThan and LessThan never match a label that is not an integer.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let label = labels.get(&self.key);
-        let has = |v: &String| self.values.binary_search(v).is_ok();
+        self.matches_value(labels.get(&self.key).map(String::as_str))
+    }
+
+    /// [`Requirement::matches`] given the value of this requirement's label (`None`: absent).
+    pub fn matches_value(&self, label: Option<&str>) -> bool {
+        let has = |v: &str| self.values.binary_search_by(|x| x.as_str().cmp(v)).is_ok();
         match self.operator {
             Operator::Equals | Operator::In => label.is_some_and(has),
             Operator::NotEquals | Operator::NotIn => label.is_none_or(|v| !has(v)),
@@ -225,10 +229,7 @@ impl Requirement {
             Operator::DoesNotExist => label.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
                 let int = |s: &str| s.parse::<i64>().ok();
-                match (
-                    label.and_then(|v| int(v)),
-                    self.values.first().and_then(|v| int(v)),
-                ) {
+                match (label.and_then(int), self.values.first().and_then(|v| int(v))) {
                     (Some(have), Some(want)) if self.operator == Operator::GreaterThan => have > want,
                     (Some(have), Some(want)) => have < want,
                     _ => false,
@@ -346,7 +347,13 @@ impl Selector {
 
     /// Whether every requirement matches the labels.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        !self.nothing && self.requirements.iter().all(|r| r.matches(labels))
+        self.matches_with(|key| labels.get(key).map(String::as_str))
+    }
+
+    /// Whether every requirement matches the labels that `label` looks up (`None`: absent), for
+    /// labels kept in another shape than a map (client-go's `labels.Labels` interface).
+    pub fn matches_with<'v>(&self, label: impl Fn(&str) -> Option<&'v str>) -> bool {
+        !self.nothing && self.requirements.iter().all(|r| r.matches_value(label(&r.key)))
     }
 
     /// The single value this selector requires `label` to have, if it does (`label=v`,

@@ -367,14 +367,21 @@ mod label_tests {
             ("app=web,tier=back", false),
             ("app=web,tier=front,!canary,n>1", true),
         ];
+        // The same labels as sorted pairs, looked up through `matches_with`.
+        let pairs: Vec<(&str, &str)> = l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let lookup = |key: &str| {
+            pairs
+                .binary_search_by(|(k, _)| (*k).cmp(key))
+                .ok()
+                .map(|i| pairs[i].1)
+        };
         for (selector, expected) in cases {
-            assert_eq!(
-                Selector::parse(selector).unwrap().matches(&l),
-                expected,
-                "{selector}"
-            );
+            let parsed = Selector::parse(selector).unwrap();
+            assert_eq!(parsed.matches(&l), expected, "{selector}");
+            assert_eq!(parsed.matches_with(lookup), expected, "{selector} (matches_with)");
         }
         assert!(!Selector::nothing().matches(&l));
+        assert!(!Selector::nothing().matches_with(lookup));
         assert!(Selector::everything().matches(&BTreeMap::new()));
     }
 

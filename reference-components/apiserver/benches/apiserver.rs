@@ -1425,7 +1425,7 @@ async fn memory(sizes: &Sizes) {
         "   where it goes (rebuilt in this process, RSS growth / object): storage engine (live keys + event history) {engine:.0},"
     );
     println!(
-        "   watch cache (cached objects: key, labels and fields maps, key map; their bytes are the engine's) {cache:.0}; the rest of the memory"
+        "   watch cache (cached objects: key, labels, field values, key map; their bytes are the engine's) {cache:.0}; the rest of the memory"
     );
     println!(
         "   server's {memory_run:.0}: {:.0} (allocator slack, buffers)",

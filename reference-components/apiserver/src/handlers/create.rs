@@ -286,7 +286,7 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<(), Status> {
     // The watch cache answers for namespaces that exist and are active (the common case, with no
     // storage read or JSON parsing); a miss or a terminating one is checked against storage.
     if let Some(cached) = ctx.state.cache.get("/registry/namespaces/", &key)
-        && cached.fields.get("status.phase").map(String::as_str) == Some("Active")
+        && cached.fields.get("status.phase") == Some("Active")
     {
         return Ok(());
     }

@@ -72,8 +72,13 @@ impl Filter {
 
     /// Whether the object passes.
     pub fn matches(&self, obj: &CachedObject) -> bool {
-        self.labels.as_ref().is_none_or(|s| s.matches(&obj.labels))
-            && self.fields.as_ref().is_none_or(|f| f.matches_fields(&obj.fields))
+        self.labels
+            .as_ref()
+            .is_none_or(|s| s.matches_with(|key| obj.labels.get(key)))
+            && self
+                .fields
+                .as_ref()
+                .is_none_or(|f| f.matches_with(|field| obj.fields.get(field)))
     }
 }
 

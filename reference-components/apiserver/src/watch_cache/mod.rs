@@ -4,9 +4,10 @@
 //! Like kube-apiserver's cacher: at start the cache lists everything under `/registry/` and
 //! watches from that revision. Each resource prefix ([`resource_prefix`]) has its own cache,
 //! created at start for the built-in resources and on first use for the others (custom
-//! resources, whose CRDs come and go). Each event is decoded once: the object is stamped with its
-//! resourceVersion and serialised, and the labels and selectable fields are extracted, so that
-//! serving it to any number of watchers is a filter and a byte copy.
+//! resources, whose CRDs come and go). Each event is decoded once: its labels and selectable
+//! fields are extracted ([`indexed`]), and the object keeps storage's own bytes and where its
+//! resourceVersion goes, so that serving it to any number of watchers is a filter and a byte
+//! copy.
 //!
 //! Watchers subscribe under the same lock under which events are applied, so replayed history
 //! and live events join without a gap or a duplicate. A watcher that falls too far behind is
@@ -23,6 +24,10 @@ use futures::StreamExt;
 use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
+
+mod indexed;
+
+pub use indexed::{FieldValues, Fields, Labels};
 
 use crate::object::{RvSlot, field_value, from_storage};
 use crate::projection::Projection;
@@ -51,9 +56,9 @@ pub struct CachedObject {
     /// `metadata.name`.
     pub name: String,
     /// `metadata.labels`.
-    pub labels: BTreeMap<String, String>,
-    /// The selectable fields and their values.
-    pub fields: BTreeMap<String, String>,
+    pub labels: Labels,
+    /// The selectable fields' values.
+    pub fields: FieldValues,
 }
 
 impl CachedObject {
@@ -133,8 +138,6 @@ pub enum CacheError {
     Storage(#[from] storage::Error),
 }
 
-type Fields = Arc<Vec<(String, String)>>;
-
 struct ResourceCache {
     fields: Fields,
     objects: BTreeMap<String, Arc<CachedObject>>,
@@ -202,12 +205,7 @@ impl std::fmt::Debug for WatchCache {
 }
 
 /// Decode a stored value into a cached object.
-fn cache_object(
-    fields: &[(String, String)],
-    key: &str,
-    value: &Bytes,
-    rv: Revision,
-) -> Option<Arc<CachedObject>> {
+fn cache_object(fields: &Fields, key: &str, value: &Bytes, rv: Revision) -> Option<Arc<CachedObject>> {
     let wanted = ["metadata.namespace", "metadata.name", "metadata.labels"];
     let projection = Projection::new(wanted.into_iter().chain(fields.iter().map(|(f, _)| f.as_str())));
     let obj = projection.decode(value).ok()?;
@@ -240,7 +238,7 @@ fn cached(key: &str, value: &Bytes, rv: Revision, described: Described) -> Optio
 }
 
 /// What the cache indexes of an object (whole, or the projection of [`cache_object`]).
-fn describe(fields: &[(String, String)], obj: &Value) -> Described {
+fn describe(fields: &Fields, obj: &Value) -> Described {
     let meta = obj.get("metadata");
     let s = |f: &str| {
         meta.and_then(|m| m.get(f))
@@ -253,7 +251,7 @@ fn describe(fields: &[(String, String)], obj: &Value) -> Described {
         .and_then(Value::as_object)
         .map(|l| {
             l.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
                 .collect()
         })
         .unwrap_or_default();
@@ -261,10 +259,7 @@ fn describe(fields: &[(String, String)], obj: &Value) -> Described {
         namespace: s("namespace"),
         name: s("name"),
         labels,
-        fields: fields
-            .iter()
-            .map(|(f, d)| (f.clone(), field_value(obj, f, d)))
-            .collect(),
+        fields: FieldValues::new(fields.clone(), fields.iter().map(|(f, d)| field_value(obj, f, d))),
     }
 }
 
@@ -276,8 +271,8 @@ fn describe(fields: &[(String, String)], obj: &Value) -> Described {
 pub struct Described {
     namespace: String,
     name: String,
-    labels: BTreeMap<String, String>,
-    fields: BTreeMap<String, String>,
+    labels: Labels,
+    fields: FieldValues,
 }
 
 /// Writes the cache was told about, by key: the bytes being stored and their description.
@@ -766,7 +761,7 @@ mod tests {
     use serde_json::json;
 
     /// The cached labels of `key`, once the cache has it.
-    async fn cached_labels(cache: &WatchCache, key: &str) -> BTreeMap<String, String> {
+    async fn cached_labels(cache: &WatchCache, key: &str) -> Labels {
         let prefix = resource_prefix(key).unwrap();
         for _ in 0..500 {
             if let Some(obj) = cache.get(prefix, key) {
@@ -790,7 +785,7 @@ mod tests {
         let described = cache.describe(key, &object("a", "described")).unwrap();
         cache.expect(key, &bytes, described.clone());
         storage.create(key, bytes.clone()).await.unwrap();
-        assert_eq!(cached_labels(&cache, key).await["x"], "described");
+        assert_eq!(cached_labels(&cache, key).await.get("x"), Some("described"));
         assert!(cache.expected.lock().is_empty());
 
         // Equal bytes elsewhere in memory (a backend that copies values) are parsed.
@@ -798,7 +793,7 @@ mod tests {
         let bytes = to_storage(object("b", "in the bytes"));
         cache.expect(key, &bytes, described.clone());
         storage.create(key, Bytes::copy_from_slice(&bytes)).await.unwrap();
-        assert_eq!(cached_labels(&cache, key).await["x"], "in the bytes");
+        assert_eq!(cached_labels(&cache, key).await.get("x"), Some("in the bytes"));
         assert!(cache.expected.lock().is_empty());
 
         // A failed write is forgotten; someone else's expectation of the key is not.
