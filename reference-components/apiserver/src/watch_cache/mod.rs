@@ -5,7 +5,7 @@
 //! watches from that revision. Each resource prefix ([`resource_prefix`]) has its own cache,
 //! created at start for the built-in resources and on first use for the others (custom
 //! resources, whose CRDs come and go). Each event is decoded once: its labels and selectable
-//! fields are extracted ([`indexed`]), and the object keeps storage's own bytes and where its
+//! fields are extracted ([`Labels`], [`FieldValues`]), and the object keeps storage's own bytes and where its
 //! resourceVersion goes, so that serving it to any number of watchers is a filter and a byte
 //! copy.
 //!
