@@ -5,9 +5,9 @@
 //! watches from that revision. Each resource prefix ([`resource_prefix`]) has its own cache,
 //! created at start for the built-in resources and on first use for the others (custom
 //! resources, whose CRDs come and go). Each event is decoded once: its labels and selectable
-//! fields are extracted ([`Labels`], [`FieldValues`]), and the object keeps storage's own bytes and where its
-//! resourceVersion goes, so that serving it to any number of watchers is a filter and a byte
-//! copy.
+//! fields are extracted ([`Labels`], [`FieldValues`]), and the object keeps storage's own bytes
+//! and where its resourceVersion goes, so that serving it to any number of watchers is a filter
+//! and a byte copy.
 //!
 //! Watchers subscribe under the same lock under which events are applied, so replayed history
 //! and live events join without a gap or a duplicate. A watcher that falls too far behind is
