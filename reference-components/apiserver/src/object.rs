@@ -266,6 +266,13 @@ impl RvSlot {
         stored.len() + r#""resourceVersion":"""#.len() + decimal_len(rv) + usize::from(self.comma)
     }
 
+    /// The served form of `stored` at `rv`, as new bytes.
+    pub fn served(&self, stored: &[u8], rv: Revision) -> Bytes {
+        let mut out = Vec::with_capacity(self.served_len(stored, rv));
+        self.write(stored, rv, &mut out);
+        Bytes::from(out)
+    }
+
     /// Appends the served form of `stored` (the bytes this slot was found in) at `rv`.
     pub fn write(&self, stored: &[u8], rv: Revision, out: &mut impl bytes::BufMut) {
         out.put_slice(&stored[..self.at]);
@@ -301,10 +308,7 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
 /// into the top-level `metadata` object of the stored JSON. `None` when the bytes have no
 /// top-level `metadata` object (callers then use [`from_storage`]).
 pub fn stamp_resource_version(stored: &[u8], rv: Revision) -> Option<Bytes> {
-    let slot = RvSlot::find(stored)?;
-    let mut out = Vec::with_capacity(slot.served_len(stored, rv));
-    slot.write(stored, rv, &mut out);
-    Some(Bytes::from(out))
+    Some(RvSlot::find(stored)?.served(stored, rv))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {

@@ -140,7 +140,9 @@ async fn create_decoded(
             // status the client sent.
             let unknown: Vec<String> = unknown
                 .iter()
-                .filter(|path| !status_reset || path.first() != Some(&Segment::Key("status".into())))
+                .filter(|path| {
+                    !(status_reset && matches!(path.first(), Some(Segment::Key(k)) if k == "status"))
+                })
                 .map(|path| render(path))
                 .collect();
             (obj, field_validation(ctx, &unknown)?)

@@ -31,25 +31,25 @@ use crate::watch_cache::{CacheError, CachedEvent, CachedObject, WatchStart};
 /// How often a watcher with bookmarks enabled gets one.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
 
-fn event_line(kind: &str, object: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(object.len() + 32);
+/// One line of a watch stream: `{"type":KIND,"object":...}`, the object written by `object`
+/// (about `len` bytes).
+fn event_line_with(kind: &str, len: usize, object: impl FnOnce(&mut BytesMut)) -> Bytes {
+    let mut b = BytesMut::with_capacity(len + 32);
     b.put_slice(br#"{"type":""#);
     b.put_slice(kind.as_bytes());
     b.put_slice(br#"","object":"#);
-    b.put_slice(object);
+    object(&mut b);
     b.put_slice(b"}\n");
     b.freeze()
 }
 
+fn event_line(kind: &str, object: &[u8]) -> Bytes {
+    event_line_with(kind, object.len(), |b| b.put_slice(object))
+}
+
 /// The event line of a cached object, written straight from its cached bytes.
 fn object_event_line(def: &ResourceDef, kind: &str, obj: &CachedObject) -> Bytes {
-    let mut b = BytesMut::with_capacity(obj.served_len() + 32);
-    b.put_slice(br#"{"type":""#);
-    b.put_slice(kind.as_bytes());
-    b.put_slice(br#"","object":"#);
-    super::list::write_served(def, obj, &mut b);
-    b.put_slice(b"}\n");
-    b.freeze()
+    event_line_with(kind, obj.served_len(), |b| super::list::write_served(def, obj, b))
 }
 
 fn bookmark(ctx: &Ctx, rv: u64, initial_end: bool) -> Bytes {

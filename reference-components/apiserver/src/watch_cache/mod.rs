@@ -67,11 +67,7 @@ impl CachedObject {
     /// [`CachedObject::write_served`] instead, which copies once into their buffer.
     pub fn served(&self) -> Bytes {
         match self.slot {
-            Some(slot) => {
-                let mut out = Vec::with_capacity(slot.served_len(&self.stored, self.rv));
-                slot.write(&self.stored, self.rv, &mut out);
-                Bytes::from(out)
-            }
+            Some(slot) => slot.served(&self.stored, self.rv),
             None => self.stored.clone(),
         }
     }
