@@ -31,30 +31,14 @@ struct Args {
     #[arg(long)]
     identity: String,
     /// How long others wait before taking over an unrenewed lock.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = kube_core::duration::parse)]
     lease_duration: Duration,
     /// How long the leader retries renewing before it steps down.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = kube_core::duration::parse)]
     renew_deadline: Duration,
     /// Time between attempts.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = kube_core::duration::parse)]
     retry_period: Duration,
-}
-
-/// `500ms`, `2s`, `1m`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or("missing unit (ms, s or m)")?;
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n.parse().map_err(|e| format!("{s}: {e}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("{s}: unit must be ms, s or m")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 async fn shutdown_signal() {

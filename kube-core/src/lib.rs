@@ -27,6 +27,7 @@
 //! ```
 
 pub mod crd;
+pub mod duration;
 pub mod dynamic;
 pub mod gvk;
 pub mod object;

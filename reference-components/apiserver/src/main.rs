@@ -77,27 +77,11 @@ struct EtcdArgs {
     etcd_keyfile: Option<PathBuf>,
     /// How often to compact etcd's history, keeping one interval of it (`0`: never), as
     /// kube-apiserver's flag: `300s`, `5m`, `1h`.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = kube_core::duration::parse)]
     etcd_compaction_interval: std::time::Duration,
     /// How long an etcd request may take before the apiserver answers 503.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = kube_core::duration::parse)]
     etcd_request_timeout: std::time::Duration,
-}
-
-/// `90s`, `5m`, `1h`, `500ms`, or `0`.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "" if n == 0 => 0,
-        _ => return Err(format!("invalid duration {s:?} (use ms, s, m or h)")),
-    };
-    Ok(std::time::Duration::from_millis(n * ms))
 }
 
 #[cfg(feature = "etcd")]
