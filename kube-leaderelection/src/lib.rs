@@ -7,6 +7,10 @@
 //! `on_started_leading` work with a cancellation token that fires before any other candidate
 //! could legally take the lock over.
 //!
+//! A component binary (a scheduler, a controller manager, an operator) can take its settings
+//! from a component configuration or the `--leader-elect*` flags and run its main loop through
+//! [`component::ComponentElection`].
+//!
 //! ```no_run
 //! # use kube_leaderelection::{LeaderElector, LeaderElectionConfig, LeaseLock};
 //! # use tokio_util::sync::CancellationToken;
@@ -21,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod component;
 mod config;
 mod elector;
 pub mod locks;

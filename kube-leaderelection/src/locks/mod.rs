@@ -173,22 +173,84 @@ impl LockKind {
         name: &str,
         identity: &str,
     ) -> std::sync::Arc<dyn ResourceLock> {
-        let lease = || LeaseLock::new(client.clone(), namespace, name, identity);
-        match self {
-            LockKind::Leases => std::sync::Arc::new(lease()),
-            LockKind::ConfigMaps => {
-                std::sync::Arc::new(ConfigMapLock::new(client, namespace, name, identity))
+        self.build_with_events(client, namespace, name, identity, None)
+    }
+
+    /// [`build`](Self::build), with every lock object of it recording Events through `events`
+    /// (both objects of a migration lock, as client-go's `MultiLock` does).
+    pub fn build_with_events(
+        self,
+        client: kube_client::Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        events: Option<LockEvents>,
+    ) -> std::sync::Arc<dyn ResourceLock> {
+        use std::sync::Arc;
+        fn with<L>(lock: L, events: &Option<LockEvents>, add: fn(L, LockEvents) -> L) -> L {
+            match events {
+                Some(events) => add(lock, events.clone()),
+                None => lock,
             }
-            LockKind::Endpoints => std::sync::Arc::new(EndpointsLock::new(client, namespace, name, identity)),
-            LockKind::ConfigMapsLeases => std::sync::Arc::new(MultiLock::new(
-                ConfigMapLock::new(client.clone(), namespace, name, identity),
-                lease(),
-            )),
-            LockKind::EndpointsLeases => std::sync::Arc::new(MultiLock::new(
-                EndpointsLock::new(client.clone(), namespace, name, identity),
-                lease(),
-            )),
         }
+        let lease = || {
+            with(
+                LeaseLock::new(client.clone(), namespace, name, identity),
+                &events,
+                LeaseLock::with_events,
+            )
+        };
+        let config_map = || {
+            with(
+                ConfigMapLock::new(client.clone(), namespace, name, identity),
+                &events,
+                ConfigMapLock::with_events,
+            )
+        };
+        let endpoints = || {
+            with(
+                EndpointsLock::new(client.clone(), namespace, name, identity),
+                &events,
+                EndpointsLock::with_events,
+            )
+        };
+        match self {
+            LockKind::Leases => Arc::new(lease()),
+            LockKind::ConfigMaps => Arc::new(config_map()),
+            LockKind::Endpoints => Arc::new(endpoints()),
+            LockKind::ConfigMapsLeases => Arc::new(MultiLock::new(config_map(), lease())),
+            LockKind::EndpointsLeases => Arc::new(MultiLock::new(endpoints(), lease())),
+        }
+    }
+
+    /// client-go's name of the kind (`leases`, `configmapsleases`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Leases => "leases",
+            LockKind::ConfigMaps => "configmaps",
+            LockKind::Endpoints => "endpoints",
+            LockKind::ConfigMapsLeases => "configmapsleases",
+            LockKind::EndpointsLeases => "endpointsleases",
+        }
+    }
+}
+
+impl std::fmt::Display for LockKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for LockKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LockKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

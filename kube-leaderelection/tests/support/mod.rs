@@ -49,12 +49,12 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
 pub struct Leading(Arc<Mutex<(BTreeSet<String>, usize)>>);
 
 impl Leading {
-    fn enter(&self, id: &str) {
+    pub fn enter(&self, id: &str) {
         let mut g = self.0.lock().unwrap();
         g.0.insert(id.to_string());
         g.1 = g.1.max(g.0.len());
     }
-    fn leave(&self, id: &str) {
+    pub fn leave(&self, id: &str) {
         self.0.lock().unwrap().0.remove(id);
     }
     pub fn current(&self) -> BTreeSet<String> {
