@@ -22,15 +22,15 @@
 //! ```
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube_client::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::locks::{LockEvents, LockKind};
-use crate::{CancellationToken, ConfigError, LeaderElectionConfig, LeaderElector};
+use crate::{CancellationToken, ConfigError, HealthError, LeaderElectionConfig, LeaderElector, Metrics};
 
 /// component-base's `LeaderElectionConfiguration`: the `leaderElection` stanza of
 /// KubeSchedulerConfiguration and KubeControllerManagerConfiguration, in the same JSON/YAML
@@ -182,6 +182,45 @@ pub struct ComponentElection {
     component: String,
     identity: String,
     release_on_cancel: bool,
+    monitor: ElectionMonitor,
+}
+
+/// What a component serves about its election while [`ComponentElection::run`] runs: the
+/// `/healthz` check (client-go's `HealthzAdaptor`) and the elector's metrics. Cheap to clone;
+/// take it before `run`.
+#[derive(Clone, Debug)]
+pub struct ElectionMonitor {
+    elector: Arc<Mutex<Option<Arc<LeaderElector>>>>,
+    tolerance: Duration,
+}
+
+impl ElectionMonitor {
+    /// Healthy unless this replica is leading but has not renewed for longer than the lease
+    /// duration plus the tolerance (20s unless set with
+    /// [`ComponentElection::health_tolerance`], as kube-scheduler and kube-controller-manager
+    /// set it): then its main loop is stuck past its token and another replica may already lead.
+    /// Healthy without election and before the election starts.
+    pub fn check(&self) -> Result<(), HealthError> {
+        match &*self.elector.lock().expect("monitor poisoned") {
+            Some(elector) => elector.check(self.tolerance),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this replica leads now.
+    pub fn is_leader(&self) -> bool {
+        let elector = self.elector.lock().expect("monitor poisoned");
+        elector
+            .as_ref()
+            .is_some_and(|e| e.phase() == crate::Phase::Leader)
+    }
+
+    /// The elector's metrics (`leader_election_master_status{name}`, ...), once the election
+    /// has started.
+    pub fn metrics(&self) -> Option<Arc<Metrics>> {
+        let elector = self.elector.lock().expect("monitor poisoned");
+        elector.as_ref().map(|e| e.metrics())
+    }
 }
 
 impl ComponentElection {
@@ -195,7 +234,23 @@ impl ComponentElection {
             component: component.into(),
             identity: default_identity(),
             release_on_cancel: true,
+            monitor: ElectionMonitor {
+                elector: Arc::default(),
+                tolerance: Duration::from_secs(20),
+            },
         }
+    }
+
+    /// The health check's tolerance past the lease duration (default 20s).
+    pub fn health_tolerance(mut self, tolerance: Duration) -> Self {
+        self.monitor.tolerance = tolerance;
+        self
+    }
+
+    /// The health check and metrics of this election, for the component's `/healthz` and
+    /// `/metrics`.
+    pub fn monitor(&self) -> ElectionMonitor {
+        self.monitor.clone()
     }
 
     /// Use `identity` instead of `<hostname>_<uuid>`.
@@ -281,6 +336,8 @@ impl ComponentElection {
             }
         });
         let lock = elector.config().lock.describe();
+        let elector = Arc::new(elector);
+        *self.monitor.elector.lock().expect("monitor poisoned") = Some(elector.clone());
         tracing::info!(component = %self.component, identity = %self.identity, %lock, "attempting to acquire the leader lease");
         elector.run(stop).await;
         if shutdown.is_cancelled() || finished.load(Ordering::SeqCst) {

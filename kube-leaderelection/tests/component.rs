@@ -262,6 +262,67 @@ async fn losing_leadership_stops_the_loop_and_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_fails_while_a_stuck_loop_keeps_leading_without_renewals() {
+    let server = TestServer::start().await;
+    let proxy = Proxy::start(server.addr()).await;
+    let election = ComponentElection::new(config("stuck"), client(&proxy.url()), "stuck")
+        .identity("stuck-1")
+        .health_tolerance(Duration::ZERO);
+    let monitor = election.monitor();
+    assert!(
+        monitor.check().is_ok() && monitor.metrics().is_none(),
+        "healthy before the start"
+    );
+    // A main loop that ignores its token until the test lets it go.
+    let (started, unstick) = (CancellationToken::new(), CancellationToken::new());
+    let task = tokio::spawn(election.run(CancellationToken::new(), {
+        let (started, unstick) = (started.clone(), unstick.clone());
+        move |_leading: CancellationToken| {
+            let (started, unstick) = (started.clone(), unstick.clone());
+            async move {
+                started.cancel();
+                unstick.cancelled().await;
+            }
+        }
+    }));
+    tokio::time::timeout(LEASE * 3, started.cancelled())
+        .await
+        .expect("leading");
+    assert!(monitor.is_leader());
+    assert!(monitor.metrics().unwrap().is_leading());
+    tokio::time::sleep(LEASE + RETRY).await;
+    assert!(monitor.check().is_ok(), "renewing: healthy");
+
+    proxy.block();
+    let unhealthy = wait_until("unhealthy", LEASE + RETRY * 2 + SLACK, || {
+        monitor.check().is_err()
+    })
+    .await;
+    assert!(
+        unhealthy >= LEASE - RETRY,
+        "unhealthy after {unhealthy:?}, before a lease without renewal"
+    );
+    let e = monitor.check().unwrap_err();
+    assert_eq!(e.name, "stuck");
+    assert!(monitor.is_leader(), "the loop still holds the term");
+
+    unstick.cancel();
+    let result = tokio::time::timeout(RENEW + SLACK * 2, task)
+        .await
+        .expect("run returns");
+    assert_eq!(
+        result.unwrap(),
+        Err(ComponentError::LeadershipLost {
+            lock: format!("{NS}/stuck")
+        })
+    );
+    assert!(
+        monitor.check().is_ok() && !monitor.is_leader(),
+        "stopped: healthy again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loop_that_returns_ends_the_term_and_releases_the_lock() {
     let server = TestServer::start().await;
     let client = client(&server.url());
