@@ -38,8 +38,9 @@ use crate::{CancellationToken, ConfigError, HealthError, LeaderElectionConfig, L
 ///
 /// Fields left out take the defaults kube-scheduler and kube-controller-manager use:
 /// `leaderElect: true`, 15s / 10s / 2s, `resourceLock: leases`, `resourceNamespace:
-/// kube-system`. `resourceName` has no default here (each component names its own lock); a
-/// configuration that elects with an empty name is rejected by [`ComponentElection::run`].
+/// kube-system`. `resourceName` has no default here (each component names its own lock):
+/// [`ComponentElection::new`] fills an empty one with the component's name, as kube-scheduler's
+/// and kube-controller-manager's defaulting does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct LeaderElectionConfiguration {
@@ -160,7 +161,7 @@ pub enum ComponentError {
     /// The configuration cannot elect (durations out of order, no lock name, ...).
     #[error("invalid leader election configuration: {0}")]
     Config(#[from] ConfigError),
-    /// The configuration names no lock object.
+    /// Neither the configuration nor the component names the lock object.
     #[error("invalid leader election configuration: resourceName must not be empty")]
     NoResourceName,
     /// Leadership was lost while the component was still meant to run. The main loop has
@@ -225,9 +226,13 @@ impl ElectionMonitor {
 
 impl ComponentElection {
     /// The election `config` describes for `component` (the name in logs, metrics and the
-    /// `source.component` of the lock's Events), with identity `<hostname>_<uuid>` as client-go
-    /// components choose theirs and the lock released on shutdown.
-    pub fn new(config: LeaderElectionConfiguration, client: Client, component: &str) -> Self {
+    /// `source.component` of the lock's Events, and of the lock when `resourceName` is empty),
+    /// with identity `<hostname>_<uuid>` as client-go components choose theirs and the lock
+    /// released on shutdown.
+    pub fn new(mut config: LeaderElectionConfiguration, client: Client, component: &str) -> Self {
+        if config.resource_name.is_empty() {
+            config.resource_name = component.into();
+        }
         Self {
             config,
             client,

@@ -326,7 +326,12 @@ async fn the_health_check_fails_while_a_stuck_loop_keeps_leading_without_renewal
 async fn a_loop_that_returns_ends_the_term_and_releases_the_lock() {
     let server = TestServer::start().await;
     let client = client(&server.url());
-    let election = ComponentElection::new(config("brief"), client.clone(), "brief").identity("brief-1");
+    // No resourceName: the lock is named after the component.
+    let unnamed = LeaderElectionConfiguration {
+        resource_name: String::new(),
+        ..config("ignored")
+    };
+    let election = ComponentElection::new(unnamed, client.clone(), "brief").identity("brief-1");
     let result = tokio::time::timeout(
         LEASE * 3,
         election.run(CancellationToken::new(), |_leading: CancellationToken| async {}),
@@ -404,7 +409,11 @@ async fn a_configuration_that_cannot_elect_fails_before_any_request() {
             renew_deadline: Duration::from_secs(15),
         }))
     );
-    let e = run(LeaderElectionConfiguration::default()).await;
+    let e = ComponentElection::new(LeaderElectionConfiguration::default(), client.clone(), "")
+        .run(CancellationToken::new(), |_t: CancellationToken| async {
+            panic!("the loop must not run");
+        })
+        .await;
     assert_eq!(e, Err(ComponentError::NoResourceName));
     assert!(e.unwrap_err().to_string().contains("resourceName"));
 }
