@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apiserver_support::{
-    Backend, Percentiles, ServerProcess, client, dir_size, mib, ms, open_files_limit, pod, self_cpu,
-    self_rss, self_threads_cpu, small_configmap, us,
+    Backend, Percentiles, ProcessUsage, ServerProcess, client, dir_size, mib, ms, open_files_limit, pod,
+    self_cpu, self_rss, self_threads_cpu, small_configmap, us,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -403,7 +403,7 @@ async fn create_and_list(sizes: &Sizes, (anchor, anchor_source): (f64, &str), se
             // The same against a ref-apiserver child process (a fresh one, on a fresh data
             // directory, each round): the server's CPU on its own.
             let child_dir = scratch();
-            let (child, _) = ServerProcess::start(Backend::Embedded, child_dir.path()).await;
+            let mut child = ServerProcess::start_logging(Backend::Embedded, child_dir.path(), "warn").await;
             this.push(
                 create_pods(
                     &child.url(),
@@ -1008,7 +1008,7 @@ async fn watch_fanout(sizes: &Sizes) {
     let watchers = sizes.watchers.min(limit.saturating_sub(256) as usize).max(1);
     let events: usize = sizes.phases.iter().map(|p| p.0).sum();
     let dir = scratch();
-    let (server, _) = ServerProcess::start(Backend::Memory, dir.path()).await;
+    let mut server = ServerProcess::start_logging(Backend::Memory, dir.path(), "warn").await;
     let url = server.url();
     let setup = client(&url);
     ensure_namespace(&setup, WATCH_NS).await;
@@ -1314,7 +1314,8 @@ async fn memory(sizes: &Sizes) {
     let mut served = Value::Null;
     for backend in [Backend::Memory, Backend::Embedded] {
         let dir = scratch();
-        let (server, startup) = ServerProcess::start(backend, dir.path()).await;
+        let mut server = ServerProcess::start_logging(backend, dir.path(), "warn").await;
+        let startup = server.startup();
         let url = server.url();
         tokio::time::sleep(Duration::from_millis(200)).await;
         let rss_before = server.rss();
@@ -1352,7 +1353,8 @@ async fn memory(sizes: &Sizes) {
         if backend == Backend::Embedded {
             run.disk = Some(dir_size(dir.path()));
             // Restarted on the same data (after kill -9): load time and RSS of the loaded store.
-            let (server, startup) = ServerProcess::start(backend, dir.path()).await;
+            let mut server = ServerProcess::start_logging(backend, dir.path(), "warn").await;
+            let startup = server.startup();
             assert_eq!(
                 count_configmaps(&server.url()).await,
                 n,

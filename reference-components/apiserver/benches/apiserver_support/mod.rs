@@ -1,17 +1,18 @@
 //! Helpers of the apiserver benchmark: the `ref-apiserver` binary as a child process, clients,
 //! `/proc` readings (RSS, CPU, file descriptor limit), percentiles and the benchmark objects.
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube_client::{Client, Config};
 use serde_json::json;
 
-/// The server binary of this package, built by cargo for benchmarks.
-pub const BINARY: &str = env!("CARGO_BIN_EXE_ref-apiserver");
+#[allow(dead_code)] // the tests' signals and raw log reads
+#[path = "../../tests/support/process.rs"]
+mod process;
+#[allow(unused_imports)] // each bench uses its own part
+pub use process::{BINARY, Backend, ServerProcess};
 
 /// A client for `url`: no client-side rate limit (the benchmark decides the load) and no
 /// retries (a retried request would hide a failure).
@@ -24,130 +25,27 @@ pub fn client(url: &str) -> Client {
     Client::new(config).expect("client")
 }
 
-/// `--storage` of a child server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// In memory.
-    Memory,
-    /// Durable in a data directory.
-    Embedded,
-}
-
-impl Backend {
-    /// The flag value and the name in tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Memory => "memory",
-            Backend::Embedded => "embedded",
-        }
-    }
-}
-
-/// A running `ref-apiserver` child process; killed (SIGKILL) when dropped.
-pub struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    logs: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("bound address").port()
-}
-
-impl ServerProcess {
-    /// Start the binary and wait until `/healthz` answers (the process has loaded its storage
-    /// and built its watch cache by then). Returns the server and how long the start took.
-    pub async fn start(backend: Backend, data_dir: &Path) -> (Self, Duration) {
-        for _ in 0..5 {
-            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let logs = tempfile::tempdir().expect("log directory");
-            let log = std::fs::File::create(logs.path().join("ref-apiserver.log")).expect("log file");
-            let started = Instant::now();
-            let child = Command::new(BINARY)
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--storage")
-                .arg(backend.name())
-                .arg("--data-dir")
-                .arg(data_dir)
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log file handle"))
-                .stderr(log)
-                .spawn()
-                .expect("spawn ref-apiserver");
-            let mut server = ServerProcess { child, addr, logs };
-            let probe = client(&server.url());
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                if let Some(status) = server.child.try_wait().expect("poll the child") {
-                    if server.log().contains("cannot listen") {
-                        break; // the port was taken meanwhile: another one
-                    }
-                    panic!("ref-apiserver exited with {status}:\n{}", server.log());
-                }
-                let req = http::Request::get("/healthz").body(Vec::new()).expect("request");
-                if let Ok(Ok(text)) =
-                    tokio::time::timeout(Duration::from_secs(5), probe.request_text(req)).await
-                    && text == "ok"
-                {
-                    return (server, started.elapsed());
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "ref-apiserver not ready in 60 s:\n{}",
-                    server.log()
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        panic!("ref-apiserver could not bind a free loopback port in 5 attempts");
-    }
-
-    /// Its base URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
+/// What a child server has used, read from `/proc`.
+pub trait ProcessUsage {
     /// Resident memory now, in bytes.
-    pub fn rss(&self) -> u64 {
+    fn rss(&self) -> u64;
+    /// Peak resident memory so far, in bytes.
+    fn peak_rss(&self) -> u64;
+    /// CPU time it has used (user + system).
+    fn cpu(&self) -> Duration;
+}
+
+impl ProcessUsage for ServerProcess {
+    fn rss(&self) -> u64 {
         status_kib(&format!("/proc/{}/status", self.pid()), "VmRSS") * 1024
     }
 
-    /// Peak resident memory so far, in bytes.
-    pub fn peak_rss(&self) -> u64 {
+    fn peak_rss(&self) -> u64 {
         status_kib(&format!("/proc/{}/status", self.pid()), "VmHWM") * 1024
     }
 
-    /// CPU time it has used (user + system).
-    pub fn cpu(&self) -> Duration {
+    fn cpu(&self) -> Duration {
         stat_cpu(&format!("/proc/{}/stat", self.pid()))
-    }
-
-    /// What it logged.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.logs.path().join("ref-apiserver.log")).unwrap_or_default()
-    }
-
-    /// SIGKILL and reap it.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
