@@ -14,7 +14,10 @@
 //!   is served to TLS through [`Auth::client_cert_resolver`]. As in client-go, the plugin is
 //!   not used when the user also has a token, basic auth or a client certificate;
 //! - `client-certificate(-data)` / `client-key(-data)`: served through
-//!   [`Auth::client_cert_resolver`], alongside any header.
+//!   [`Auth::client_cert_resolver`], alongside any header;
+//! - `as`, `as-uid`, `as-groups`, `as-user-extra`: impersonation headers
+//!   ([`Auth::impersonate`]) on top of whichever of the above authenticates, as client-go's
+//!   impersonating round tripper adds them.
 //!
 //! ```no_run
 //! # async fn run(config: kube_client::Config, mut request: reqwest::Request)
@@ -80,6 +83,10 @@ pub enum AuthError {
     /// The client certificate or key is unusable.
     #[error("client certificate: {0}")]
     ClientCertificate(#[source] TlsError),
+    /// Impersonation of a uid, groups or extra fields without a user name (kube-apiserver
+    /// requires `Impersonate-User` with any of them).
+    #[error("requesting uid, groups or user-extra without impersonating a user (set `as`)")]
+    ImpersonationWithoutUser,
 }
 
 impl From<ExecError> for AuthError {
@@ -99,6 +106,8 @@ pub struct Auth {
 struct Inner {
     method: Method,
     certs: Option<Arc<ClientCertStore>>,
+    /// `Impersonate-*` headers for every request (empty without `as`).
+    impersonation: http::HeaderMap,
 }
 
 #[derive(Debug, Default)]
@@ -160,8 +169,25 @@ impl Auth {
             tracing::debug!("user has a token, basic auth or client certificate: exec plugin not used");
         }
         Ok(Self {
-            inner: Arc::new(Inner { method, certs }),
+            inner: Arc::new(Inner {
+                method,
+                certs,
+                impersonation: impersonation_headers(auth_info)?,
+            }),
         })
+    }
+
+    /// Add the impersonation headers of the user entry to `headers`, unless they already name
+    /// a user to impersonate (a request that impersonates on its own keeps its headers, as in
+    /// client-go).
+    pub fn impersonate(&self, headers: &mut http::HeaderMap) {
+        let own = &self.inner.impersonation;
+        if own.is_empty() || headers.contains_key(IMPERSONATE_USER) {
+            return;
+        }
+        for (name, value) in own {
+            headers.append(name, value.clone());
+        }
     }
 
     /// The value of the `Authorization` header for the next request, or `None` when the
@@ -376,12 +402,95 @@ impl ExecAuth {
     }
 }
 
+const IMPERSONATE_USER: &str = "impersonate-user";
+
+/// The `Impersonate-*` headers of a user entry: `Impersonate-User`, `Impersonate-Uid`, one
+/// `Impersonate-Group` per group and one `Impersonate-Extra-<key>` per value, the key
+/// %-escaped where it is not a header token (and `%` itself), as client-go writes it.
+fn impersonation_headers(auth_info: &AuthInfo) -> Result<http::HeaderMap, AuthError> {
+    let mut headers = http::HeaderMap::new();
+    let user = auth_info.impersonate.as_deref().filter(|u| !u.is_empty());
+    let uid = auth_info.impersonate_uid.as_deref().filter(|u| !u.is_empty());
+    let groups = auth_info.impersonate_groups.as_deref().unwrap_or_default();
+    let extra = auth_info.impersonate_user_extra.as_ref();
+    let Some(user) = user else {
+        if uid.is_some() || !groups.is_empty() || extra.is_some_and(|e| !e.is_empty()) {
+            return Err(AuthError::ImpersonationWithoutUser);
+        }
+        return Ok(headers);
+    };
+    let value = |v: &str, what| HeaderValue::try_from(v).map_err(|_| AuthError::InvalidHeader(what));
+    headers.insert(IMPERSONATE_USER, value(user, "as")?);
+    if let Some(uid) = uid {
+        headers.insert("impersonate-uid", value(uid, "as-uid")?);
+    }
+    for group in groups {
+        headers.append("impersonate-group", value(group, "as-groups")?);
+    }
+    for (key, values) in extra.into_iter().flatten() {
+        let name = http::HeaderName::try_from(format!("impersonate-extra-{}", escape_extra_key(key)))
+            .map_err(|_| AuthError::InvalidHeader("as-user-extra"))?;
+        for v in values {
+            headers.append(&name, value(v, "as-user-extra")?);
+        }
+    }
+    Ok(headers)
+}
+
+/// client-go's `headerKeyEscape`: bytes that are not an HTTP token character, and `%`, become
+/// `%XX` (the server unescapes the key with `url.PathUnescape`).
+fn escape_extra_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        let token = b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b);
+        if token {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn header(auth: &Option<HeaderValue>) -> &str {
         auth.as_ref().map(|v| v.to_str().unwrap()).unwrap_or("<none>")
+    }
+
+    #[test]
+    fn extra_keys_are_escaped_as_client_go_escapes_them() {
+        assert_eq!(escape_extra_key("scopes"), "scopes");
+        assert_eq!(escape_extra_key("Team_A.b-c~"), "Team_A.b-c~");
+        assert_eq!(escape_extra_key("example.org/team"), "example.org%2Fteam");
+        assert_eq!(escape_extra_key("100%"), "100%25");
+        assert_eq!(escape_extra_key("a b:c"), "a%20b%3Ac");
+        assert_eq!(escape_extra_key("\u{e9}"), "%C3%A9");
+    }
+
+    #[test]
+    fn impersonation_headers_are_added_once_and_never_over_a_request_of_its_own() {
+        let auth = Auth::new(&AuthInfo {
+            impersonate: Some("alice".into()),
+            impersonate_groups: Some(vec!["a".into(), "b".into()]),
+            ..AuthInfo::default()
+        })
+        .unwrap();
+        let mut headers = http::HeaderMap::new();
+        auth.impersonate(&mut headers);
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.get_all("impersonate-group").iter().count(), 2);
+        // Its own `Impersonate-User` keeps the request as it is.
+        let mut own = http::HeaderMap::new();
+        own.insert("impersonate-user", HeaderValue::from_static("bob"));
+        auth.impersonate(&mut own);
+        assert_eq!(own.len(), 1);
+        // Without `as` nothing is added.
+        let mut plain = http::HeaderMap::new();
+        Auth::new(&AuthInfo::default()).unwrap().impersonate(&mut plain);
+        assert!(plain.is_empty());
     }
 
     #[tokio::test]

@@ -217,6 +217,7 @@ impl Client {
             if let Some(value) = self.inner.auth.authorization().await? {
                 req.headers_mut().insert(AUTHORIZATION, value);
             }
+            self.inner.auth.impersonate(req.headers_mut());
             let http = self.http()?;
             if let (false, Some(t)) = (streaming, self.inner.read_timeout) {
                 *req.timeout_mut() = Some(t);

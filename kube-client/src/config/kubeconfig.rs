@@ -112,7 +112,9 @@ pub struct NamedAuthInfo {
 }
 
 /// Credentials of one user (client-go's `AuthInfo`). The client authenticates with the
-/// first of: client certificate (TLS), token / `tokenFile`, basic auth, exec plugin.
+/// first of: client certificate (TLS), token / `tokenFile`, basic auth, exec plugin; with `as`
+/// (and `as-uid`, `as-groups`, `as-user-extra`) it then acts as another user through
+/// Kubernetes' impersonation headers.
 ///
 /// `Debug` hides secrets (tokens, passwords, key data).
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -145,6 +147,19 @@ pub struct AuthInfo {
     /// An exec credential plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecConfig>,
+    /// The user to act as (`as`; `Impersonate-User`). The authenticated user needs the
+    /// `impersonate` verb on it.
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub impersonate: Option<String>,
+    /// The UID to act as (`as-uid`; `Impersonate-Uid`).
+    #[serde(rename = "as-uid", default, skip_serializing_if = "Option::is_none")]
+    pub impersonate_uid: Option<String>,
+    /// The groups to act as (`as-groups`; one `Impersonate-Group` header each).
+    #[serde(rename = "as-groups", default, skip_serializing_if = "Option::is_none")]
+    pub impersonate_groups: Option<Vec<String>>,
+    /// Extra fields of the user to act as (`as-user-extra`; `Impersonate-Extra-<key>`).
+    #[serde(rename = "as-user-extra", default, skip_serializing_if = "Option::is_none")]
+    pub impersonate_user_extra: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl fmt::Debug for AuthInfo {
@@ -163,6 +178,10 @@ impl fmt::Debug for AuthInfo {
             .field("username", &self.username)
             .field("password", &hide(&self.password))
             .field("exec", &self.exec)
+            .field("impersonate", &self.impersonate)
+            .field("impersonate_uid", &self.impersonate_uid)
+            .field("impersonate_groups", &self.impersonate_groups)
+            .field("impersonate_user_extra", &self.impersonate_user_extra)
             .finish()
     }
 }

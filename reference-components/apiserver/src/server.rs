@@ -74,7 +74,7 @@ impl Authorizer for AlwaysAllow {
 }
 
 /// Server options.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// The address clients use (for `/api`'s `serverAddressByClientCIDRs`).
     pub advertise: SocketAddr,
@@ -84,6 +84,21 @@ pub struct ServerConfig {
     pub max_inflight: usize,
     /// Events per resource the watch cache keeps for watchers that resume.
     pub watch_history: usize,
+    /// Who requests are from (default [`AllowAnonymous`]).
+    pub authn: Arc<dyn Authenticator>,
+    /// What they may do (default [`AlwaysAllow`]).
+    pub authz: Arc<dyn Authorizer>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("advertise", &self.advertise)
+            .field("service_cidr", &self.service_cidr)
+            .field("max_inflight", &self.max_inflight)
+            .field("watch_history", &self.watch_history)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerConfig {
@@ -93,6 +108,8 @@ impl Default for ServerConfig {
             service_cidr: "127.96.0.0/16".parse().expect("valid CIDR"),
             max_inflight: 400,
             watch_history: crate::watch_cache::HISTORY_PER_RESOURCE,
+            authn: Arc::new(AllowAnonymous),
+            authz: Arc::new(AlwaysAllow),
         }
     }
 }
@@ -179,8 +196,8 @@ impl ApiState {
             services,
             metrics,
             inflight: Arc::new(Semaphore::new(config.max_inflight)),
-            authn: Arc::new(AllowAnonymous),
-            authz: Arc::new(AlwaysAllow),
+            authn: config.authn.clone(),
+            authz: config.authz.clone(),
             config,
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
