@@ -7,7 +7,7 @@
 //! through a finalizer when the generator is deleted.
 //!
 //! The whole operator is [`run`]: a [`Controller`] over generators that also owns ConfigMaps (so
-//! a ConfigMap edited or deleted by hand is put back), a [`finalizer`] for the cleanup, and a
+//! a ConfigMap edited or deleted by hand is put back), a [`finalizer()`] for the cleanup, and a
 //! [`Recorder`] for events.
 
 use std::collections::BTreeMap;

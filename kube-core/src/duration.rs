@@ -3,7 +3,7 @@
 //! Kubernetes uses this text wherever a duration is not a number of seconds: `metav1.Duration`
 //! fields of component configurations (`leaseDuration: 15s`) and command-line flags
 //! (`--leader-elect-lease-duration=15s`). [`parse`] accepts what Go's `time.ParseDuration`
-//! accepts, except negative durations (a [`std::time::Duration`] cannot hold them); [`format`]
+//! accepts, except negative durations (a [`std::time::Duration`] cannot hold them); [`format()`]
 //! writes what Go's `Duration.String` writes, so a value survives a round trip through Go.
 //!
 //! ```
