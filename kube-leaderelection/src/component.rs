@@ -23,7 +23,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kube_client::Client;
@@ -191,7 +191,7 @@ pub struct ComponentElection {
 /// take it before `run`.
 #[derive(Clone, Debug)]
 pub struct ElectionMonitor {
-    elector: Arc<Mutex<Option<Arc<LeaderElector>>>>,
+    elector: Arc<OnceLock<Arc<LeaderElector>>>,
     tolerance: Duration,
 }
 
@@ -202,7 +202,7 @@ impl ElectionMonitor {
     /// set it): then its main loop is stuck past its token and another replica may already lead.
     /// Healthy without election and before the election starts.
     pub fn check(&self) -> Result<(), HealthError> {
-        match &*self.elector.lock().expect("monitor poisoned") {
+        match self.elector.get() {
             Some(elector) => elector.check(self.tolerance),
             None => Ok(()),
         }
@@ -210,17 +210,15 @@ impl ElectionMonitor {
 
     /// Whether this replica leads now.
     pub fn is_leader(&self) -> bool {
-        let elector = self.elector.lock().expect("monitor poisoned");
-        elector
-            .as_ref()
+        self.elector
+            .get()
             .is_some_and(|e| e.phase() == crate::Phase::Leader)
     }
 
     /// The elector's metrics (`leader_election_master_status{name}`, ...), once the election
     /// has started.
     pub fn metrics(&self) -> Option<Arc<Metrics>> {
-        let elector = self.elector.lock().expect("monitor poisoned");
-        elector.as_ref().map(|e| e.metrics())
+        self.elector.get().map(|e| e.metrics())
     }
 }
 
@@ -342,7 +340,8 @@ impl ComponentElection {
         });
         let lock = elector.config().lock.describe();
         let elector = Arc::new(elector);
-        *self.monitor.elector.lock().expect("monitor poisoned") = Some(elector.clone());
+        // `run` takes `self`, so the slot is still empty.
+        let _ = self.monitor.elector.set(elector.clone());
         tracing::info!(component = %self.component, identity = %self.identity, %lock, "attempting to acquire the leader lease");
         elector.run(stop).await;
         if shutdown.is_cancelled() || finished.load(Ordering::SeqCst) {
