@@ -258,17 +258,38 @@ impl std::str::FromStr for LockKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "leases" | "lease" => LockKind::Leases,
-            "configmaps" | "configmap" => LockKind::ConfigMaps,
-            "endpoints" => LockKind::Endpoints,
-            "configmapsleases" => LockKind::ConfigMapsLeases,
-            "endpointsleases" => LockKind::EndpointsLeases,
-            other => {
-                return Err(format!(
-                    "unknown lock kind {other:?}; expected leases, configmaps, endpoints, configmapsleases or endpointsleases"
-                ));
-            }
-        })
+        // client-go's names, and the singular forms of the example's `--lock`.
+        let alias = match s {
+            "lease" => "leases",
+            "configmap" => "configmaps",
+            other => other,
+        };
+        LockKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == alias)
+            .ok_or_else(|| {
+                format!(
+                    "unknown lock kind {s:?}; expected leases, configmaps, endpoints, configmapsleases or endpointsleases"
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LockKind;
+
+    #[test]
+    fn kinds_read_back_their_names_and_the_singular_aliases() {
+        for kind in LockKind::ALL {
+            assert_eq!(kind.as_str().parse::<LockKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(serde_json::from_str::<LockKind>(&json).unwrap(), kind);
+        }
+        assert_eq!("lease".parse::<LockKind>(), Ok(LockKind::Leases));
+        assert_eq!("configmap".parse::<LockKind>(), Ok(LockKind::ConfigMaps));
+        let e = "Leases".parse::<LockKind>().unwrap_err();
+        assert!(e.contains("unknown lock kind \"Leases\""), "{e}");
     }
 }
