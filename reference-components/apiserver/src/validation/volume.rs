@@ -95,7 +95,17 @@ pub(crate) fn validate_volumes(
 fn validate_volume_source(vol: &Value, is_pod: bool, path: &Path) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut count = 0;
-    for (key, forbidden_name) in VOLUME_TYPES {
+    // The sources this volume names, in `VOLUME_TYPES` order (which decides the one the "more
+    // than 1" error names): from the object's few keys rather than a lookup per known type.
+    let mut named: Vec<usize> = vol
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_null())
+        .filter_map(|(k, _)| VOLUME_TYPES.iter().position(|(t, _)| t == k))
+        .collect();
+    named.sort_unstable();
+    for (key, forbidden_name) in named.into_iter().map(|i| &VOLUME_TYPES[i]) {
         let Some(src) = get(vol, key) else { continue };
         if count > 0 {
             errs.push(FieldError::forbidden(
