@@ -187,6 +187,15 @@ impl Client {
             Err(_) => span.record("status", 0),
         };
         let resp = result?;
+        // As client-go's default warning handler: every `Warning` the server sends is logged.
+        for text in resp
+            .headers()
+            .get_all(http::header::WARNING)
+            .iter()
+            .filter_map(warning_text)
+        {
+            tracing::warn!(target: "kube_client::warnings", verb = %parts.method, path = %parts.uri.path(), "{text}");
+        }
         let code = resp.status().as_u16();
         if code >= 400 {
             let bytes = resp
@@ -424,9 +433,45 @@ fn http_client(
     builder.build().map_err(Error::BuildClient)
 }
 
+/// The text of a `Warning: 299 - "text"` header (RFC 7234 warn-code 299, agent `-`, quoted
+/// text with `\` escapes), as kube-apiserver writes it; other codes and malformed values are
+/// skipped, as client-go skips them.
+fn warning_text(value: &http::HeaderValue) -> Option<String> {
+    let rest = value.to_str().ok()?.strip_prefix("299 ")?;
+    let (_agent, quoted) = rest.split_once(' ')?;
+    let inner = quoted.strip_prefix('"')?;
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => text.push(chars.next()?),
+            '"' => return Some(text),
+            c => text.push(c),
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warning_headers_read_as_kube_apiserver_writes_them() {
+        let text = |v: &str| warning_text(&http::HeaderValue::from_str(v).unwrap());
+        assert_eq!(
+            text(r#"299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice""#)
+                .as_deref(),
+            Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+        );
+        assert_eq!(
+            text(r#"299 - "unknown field \"spec.bogus\"""#).as_deref(),
+            Some(r#"unknown field "spec.bogus""#)
+        );
+        assert_eq!(text(r#"199 - "other code""#), None);
+        assert_eq!(text(r#"299 - "unterminated"#), None);
+        assert_eq!(text("299 -"), None);
+    }
 
     fn client(base: &str) -> Client {
         let mut config = Config::new(base.parse().unwrap());

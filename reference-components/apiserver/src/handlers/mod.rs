@@ -339,7 +339,24 @@ fn check_dry_run(ctx: &Ctx) -> Result<(), Status> {
 }
 
 /// Serve one resource request.
-pub async fn dispatch(mut ctx: Ctx) -> Response {
+pub async fn dispatch(ctx: Ctx) -> Response {
+    let deprecation = ctx.def.deprecation.clone();
+    let mut resp = dispatch_resource(ctx).await;
+    let Some(warning) = deprecation else {
+        return resp;
+    };
+    // First, as kube-apiserver records it before the handler adds its own warnings.
+    let headers = resp.headers_mut();
+    let others: Vec<_> = headers.get_all(http::header::WARNING).iter().cloned().collect();
+    headers.remove(http::header::WARNING);
+    let mut resp = write::with_warnings(resp, &[warning.into_owned()]);
+    for v in others {
+        resp.headers_mut().append(http::header::WARNING, v);
+    }
+    resp
+}
+
+async fn dispatch_resource(mut ctx: Ctx) -> Response {
     if let Err(s) = check_dry_run(&ctx) {
         return status_response(&s);
     }

@@ -47,6 +47,7 @@ where
         conversion: None,
         verbs: super::ALL_VERBS,
         custom: None,
+        deprecation: None,
     }
 }
 
@@ -68,6 +69,10 @@ impl ResourceDef {
     }
     fn generation(mut self) -> Self {
         self.tracks_generation = true;
+        self
+    }
+    fn deprecated(mut self, warning: &'static str) -> Self {
+        self.deprecation = Some(Cow::Borrowed(warning));
         self
     }
     fn create_on_update(mut self) -> Self {
@@ -143,7 +148,10 @@ pub fn resources() -> Vec<ResourceDef> {
             .subs(&[Status])
             .fields(&[("spec.unschedulable", "false")]),
         def::<core::v1::Service>().short(&["svc"]).all().subs(&[Status]),
-        def::<core::v1::Endpoints>().short(&["ep"]).create_on_update(),
+        def::<core::v1::Endpoints>()
+            .short(&["ep"])
+            .create_on_update()
+            .deprecated("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"),
         def::<core::v1::ConfigMap>().short(&["cm"]),
         def::<core::v1::Secret>().fields(&[("type", "")]),
         def::<core::v1::ServiceAccount>().short(&["sa"]),

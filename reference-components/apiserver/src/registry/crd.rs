@@ -180,6 +180,14 @@ pub fn defs(crd: &CustomResourceDefinition, removed: &CancellationToken) -> Vec<
                     terminating: crd.metadata.deletion_timestamp.is_some(),
                     removed: removed.clone(),
                 })),
+                // kube-apiserver's default text when the version gives none.
+                deprecation: v.deprecated.unwrap_or(false).then(|| {
+                    Cow::Owned(
+                        v.deprecation_warning
+                            .clone()
+                            .unwrap_or_else(|| format!("{}/{} {kind} is deprecated", spec.group, v.name)),
+                    )
+                }),
             }
         })
         .collect()

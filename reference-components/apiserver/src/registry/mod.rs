@@ -116,6 +116,9 @@ pub struct ResourceDef {
     pub verbs: &'static [&'static str],
     /// What a custom resource adds: its schema, storage version, scale paths, printer columns.
     pub custom: Option<Arc<CustomInfo>>,
+    /// The `Warning` every request to this resource gets, as kube-apiserver warns about
+    /// deprecated APIs (core/v1 Endpoints since 1.33, deprecated CRD versions).
+    pub deprecation: Option<Cow<'static, str>>,
 }
 
 impl ResourceDef {

@@ -521,3 +521,53 @@ async fn unknown_fields_are_pruned_and_defaults_applied() {
     let same = api.replace("w", &PostParams::default(), &bumped).await.unwrap();
     assert_eq!(same.resource_version(), bumped.resource_version());
 }
+
+#[tokio::test]
+async fn deprecated_versions_warn_on_every_request() {
+    let Env {
+        server: _server,
+        client,
+    } = env().await;
+    let gadgets = crd(
+        "example.org",
+        "gadgets",
+        "Gadget",
+        "Namespaced",
+        json!([
+            {"name": "v1", "storage": true},
+            {"name": "v1beta1", "deprecated": true},
+            {"name": "v1alpha1", "deprecated": true, "deprecationWarning": "v1alpha1 gadgets go away in 2027; use v1"},
+        ]),
+    );
+    install(&client, &gadgets, "v1").await;
+    wait_served(&client, "example.org", "v1alpha1", "gadgets").await;
+    let warnings = |version: &'static str, method: &'static str, body: Vec<u8>| {
+        let client = client.clone();
+        async move {
+            let path = format!("/apis/example.org/{version}/namespaces/default/gadgets");
+            match raw(&client, method, &path, Some("application/json"), body).await {
+                Reply::Success { warnings, .. } => warnings,
+                other => panic!("{method} {path}: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(warnings("v1", "GET", vec![]).await, Vec::<String>::new());
+    assert_eq!(
+        warnings("v1beta1", "GET", vec![]).await,
+        [r#"299 - "example.org/v1beta1 Gadget is deprecated""#]
+    );
+    assert_eq!(
+        warnings("v1alpha1", "GET", vec![]).await,
+        [r#"299 - "v1alpha1 gadgets go away in 2027; use v1""#]
+    );
+    // The deprecation comes first, then what the handler warns about.
+    let gadget = json!({"apiVersion": "example.org/v1beta1", "kind": "Gadget",
+                        "metadata": {"name": "g"}, "spec": {"colour": "red", "bogus": 1}});
+    assert_eq!(
+        warnings("v1beta1", "POST", serde_json::to_vec(&gadget).unwrap()).await,
+        [
+            r#"299 - "example.org/v1beta1 Gadget is deprecated""#,
+            r#"299 - "unknown field \"spec.bogus\"""#,
+        ]
+    );
+}

@@ -186,3 +186,15 @@ async fn api_resources_api_versions_and_explain() {
         "{explained}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprecated_apis_warn_as_kube_apiserver_does() {
+    let (_server, k) = start().await;
+    let warning = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice";
+    let out = k.kubectl(&["get", "endpoints"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains(warning), "{}", out.stderr);
+    let out = k.kubectl(&["get", "endpointslices"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("Warning:"), "{}", out.stderr);
+}
