@@ -38,8 +38,9 @@ enum Command {
     },
 }
 
+/// Run the program (`pub`: `src/bin/configmapgen.rs` builds it as a binary of the package too).
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Args::parse().command {
         Command::Crd => {
             print!("{}", yaml_serde::to_string(&ConfigMapGeneratorSpec::crd())?);

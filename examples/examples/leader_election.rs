@@ -55,8 +55,9 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Run the program (`pub`: `src/bin/leader_election.rs` builds it as a binary of the package too).
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let client = Client::new(Config::infer().await?)?;
     let lock = args

@@ -6,9 +6,8 @@
 //! - `configmapgen run` with the `--leader-elect*` flags: two replicas, one reconciling; SIGTERM
 //!   to it hands the Lease over and the other one carries on.
 //!
-//! The binaries are the ones cargo built next to this test (`target/<profile>/examples`):
-//! `cargo test` and `cargo test --all-targets` (as `scripts/test` runs it) build them first; a run
-//! narrowed to `--test binaries` does not, so build them with `cargo build --examples` then.
+//! The programs are `examples/examples/*.rs` built as binaries of this package
+//! (`src/bin/*.rs` include them), which cargo builds fresh before these tests.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -31,20 +30,13 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 const RETRY: Duration = Duration::from_millis(500);
 const SLACK: Duration = Duration::from_millis(1500);
 
-/// An example binary built by `cargo test` for this profile.
+/// The example program `name`, as cargo built it for this test run.
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests through cargo, which builds the examples",
-        path.display()
-    );
-    path
+    match name {
+        "leader_election" => env!("CARGO_BIN_EXE_leader_election").into(),
+        "configmapgen" => env!("CARGO_BIN_EXE_configmapgen").into(),
+        other => panic!("no binary for the example {other}"),
+    }
 }
 
 /// A running example, its stdout lines arriving on a channel.
