@@ -16,14 +16,16 @@ use std::time::Duration;
 use examples::configmapgen::{ConfigMapGenerator, ConfigMapGeneratorSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube_client::{Api, Client, Config};
+use kube_client::Api;
 use kube_core::params::PostParams;
-use kube_core::{CustomResource, Patch, PatchParams};
+use kube_core::{Patch, PatchParams};
 use reference_apiserver::testing::TestServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+mod support;
+use support::server_with_crd;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// The timings both binaries run with here: lease 2s, renew deadline 1.5s, retry period 0.5s.
@@ -187,25 +189,8 @@ async fn leader_election_prints_its_transitions_and_releases_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configmapgen_replicas_elect_one_reconciler_and_hand_over_on_sigterm() {
-    let server = TestServer::start().await;
-    let mut config = Config::new(server.url().parse().unwrap());
-    config.qps = None;
-    let client = Client::new(config).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &ConfigMapGeneratorSpec::crd())
-        .await
-        .unwrap();
-    let crd_name = format!(
-        "{}.{}",
-        ConfigMapGeneratorSpec::PLURAL,
-        ConfigMapGeneratorSpec::GROUP
-    );
+    let (server, client) = server_with_crd().await;
     let generators: Api<ConfigMapGenerator> = Api::namespaced(client.clone(), "default");
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while generators.list(&Default::default()).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "{crd_name} not served");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 
     let kubeconfig = kubeconfig(&server);
     let args = [

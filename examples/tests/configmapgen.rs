@@ -1,69 +1,20 @@
 //! `configmapgen` end to end against the in-process apiserver: CRD, owned ConfigMap, status,
 //! events, self-healing and cleanup through the finalizer.
 
-use std::time::Duration;
-
 use examples::configmapgen::{self, ConfigMapGenerator, ConfigMapGeneratorSpec, FINALIZER};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube_client::{Api, Client, Config};
+use kube_client::Api;
 use kube_core::params::{DeleteParams, ListParams, PostParams};
-use kube_core::{CustomResource, Patch, PatchParams, ResourceExt};
-use reference_apiserver::testing::TestServer;
+use kube_core::{Patch, PatchParams, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-const TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Poll `check` until it returns `Some`, or fail after the timeout.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+mod support;
+use support::{TIMEOUT, eventually, server_with_crd};
 
 #[tokio::test]
 async fn configmapgen_end_to_end() {
-    let server = TestServer::start().await;
-    let mut config = Config::new(server.url().parse().unwrap());
-    config.qps = None;
-    let client = Client::new(config).unwrap();
-
-    // The CRD, generated from the Rust types.
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &ConfigMapGeneratorSpec::crd())
-        .await
-        .unwrap();
-    let crd_name = format!(
-        "{}.{}",
-        ConfigMapGeneratorSpec::PLURAL,
-        ConfigMapGeneratorSpec::GROUP
-    );
-    eventually("the CRD to be established", || {
-        let crds = crds.clone();
-        let crd_name = crd_name.clone();
-        async move {
-            let crd = crds.get(&crd_name).await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        }
-    })
-    .await;
+    let (_server, client) = server_with_crd().await;
 
     let stop = CancellationToken::new();
     let operator = tokio::spawn(configmapgen::run(client.clone(), stop.clone()));
