@@ -25,7 +25,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 mod support;
-use support::server_with_crd;
+use support::{eventually_within, server_with_crd};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// The timings both binaries run with here: lease 2s, renew deadline 1.5s, retry period 0.5s.
@@ -213,21 +213,9 @@ async fn configmapgen_replicas_elect_one_reconciler_and_hand_over_on_sigterm() {
             cm.data?.get(key).cloned()
         }
     };
-    let deadline = |what: &'static str, within: Duration| {
-        let end = tokio::time::Instant::now() + within;
-        move || assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}")
-    };
-
     // The first replica leads; the second one waits.
     let first_replica = Process::spawn("configmapgen", &args, kubeconfig.path());
-    let check = deadline("the first replica to lead", TIMEOUT);
-    let first = loop {
-        if let Some(h) = holder().await {
-            break h;
-        }
-        check();
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let first = eventually_within(TIMEOUT, "the first replica to lead", holder).await;
     let second_replica = Process::spawn("configmapgen", &args, kubeconfig.path());
     let spec = ConfigMapGeneratorSpec {
         content: [("a".to_string(), "1".to_string())].into(),
@@ -236,11 +224,10 @@ async fn configmapgen_replicas_elect_one_reconciler_and_hand_over_on_sigterm() {
         .create(&PostParams::default(), &ConfigMapGenerator::new("gen", spec))
         .await
         .unwrap();
-    let check = deadline("the ConfigMap", TIMEOUT);
-    while data("a").await.as_deref() != Some("1") {
-        check();
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually_within(TIMEOUT, "the ConfigMap", || async {
+        (data("a").await.as_deref() == Some("1")).then_some(())
+    })
+    .await;
     tokio::time::sleep(RETRY * 3).await;
     assert_eq!(
         holder().await.as_deref(),
@@ -252,14 +239,10 @@ async fn configmapgen_replicas_elect_one_reconciler_and_hand_over_on_sigterm() {
     // within about one retry period.
     let (code, _) = first_replica.terminate().await;
     assert_eq!(code, Some(0), "a replica stopped by SIGTERM exits 0");
-    let check = deadline("the hand-over", RETRY.mul_f64(2.2) + SLACK);
-    let second = loop {
-        if let Some(h) = holder().await.filter(|h| *h != first) {
-            break h;
-        }
-        check();
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let second = eventually_within(RETRY.mul_f64(2.2) + SLACK, "the hand-over", || async {
+        holder().await.filter(|h| *h != first)
+    })
+    .await;
     let lease = leases.get("configmapgen").await.unwrap().spec.unwrap();
     assert_eq!(lease.holder_identity.as_deref(), Some(second.as_str()));
     assert_eq!(lease.lease_transitions, Some(1), "one hand-over");
@@ -270,11 +253,10 @@ async fn configmapgen_replicas_elect_one_reconciler_and_hand_over_on_sigterm() {
         .patch("gen", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
-    let check = deadline("the survivor to reconcile", TIMEOUT);
-    while data("a").await.as_deref() != Some("2") {
-        check();
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually_within(TIMEOUT, "the survivor to reconcile", || async {
+        (data("a").await.as_deref() == Some("2")).then_some(())
+    })
+    .await;
     let (code, _) = second_replica.terminate().await;
     assert_eq!(code, Some(0));
     let lease = leases.get("configmapgen").await.unwrap().spec.unwrap();
