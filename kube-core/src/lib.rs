@@ -14,6 +14,8 @@
 //! - [`patch`]: the four patch kinds, and the functions that apply JSON merge, JSON and
 //!   strategic merge patches to objects.
 //! - [`crd`]: CustomResourceDefinitions generated from Rust types.
+//! - [`quantity`] and [`duration`]: resource quantities and Go durations, as Kubernetes reads
+//!   and prints them.
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::Pod;
@@ -33,6 +35,7 @@ pub mod gvk;
 pub mod object;
 pub mod params;
 pub mod patch;
+pub mod quantity;
 pub mod request;
 pub mod resource;
 pub mod selector;
