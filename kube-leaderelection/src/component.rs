@@ -153,6 +153,40 @@ impl LeaderElectionFlags {
             resource_namespace: self.resource_namespace.clone(),
         }
     }
+
+    /// Lays the flags given on the command line over `config` (read from a configuration
+    /// file), leaving every other setting as the file has it: what kube-scheduler does with
+    /// `--config` and `--leader-elect*` together (`ApplyLeaderElectionTo`). `matches` are those
+    /// of the command these flags are flattened into.
+    pub fn apply_explicit(&self, matches: &clap::ArgMatches, config: &mut LeaderElectionConfiguration) {
+        let given = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+            )
+        };
+        if given("leader_elect") {
+            config.leader_elect = self.leader_elect;
+        }
+        if given("lease_duration") {
+            config.lease_duration = self.lease_duration;
+        }
+        if given("renew_deadline") {
+            config.renew_deadline = self.renew_deadline;
+        }
+        if given("retry_period") {
+            config.retry_period = self.retry_period;
+        }
+        if given("resource_lock") {
+            config.resource_lock = self.resource_lock;
+        }
+        if let Some(name) = self.resource_name.as_ref().filter(|_| given("resource_name")) {
+            config.resource_name = name.clone();
+        }
+        if given("resource_namespace") {
+            config.resource_namespace = self.resource_namespace.clone();
+        }
+    }
 }
 
 /// Why [`ComponentElection::run`] returned an error.

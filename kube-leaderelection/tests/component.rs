@@ -137,6 +137,77 @@ fn flags_parse_as_the_go_components_flags_do() {
     assert!(e.contains("unknown lock kind"), "{e}");
 }
 
+#[cfg(feature = "clap")]
+#[test]
+fn flags_given_on_the_command_line_override_the_configuration_file() {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+    use kube_leaderelection::component::LeaderElectionFlags;
+
+    #[derive(Parser, Debug)]
+    struct Args {
+        #[command(flatten)]
+        leader_election: LeaderElectionFlags,
+    }
+    // What a KubeSchedulerConfiguration file said.
+    let file = LeaderElectionConfiguration {
+        leader_elect: true,
+        lease_duration: Duration::from_secs(30),
+        renew_deadline: Duration::from_secs(20),
+        retry_period: Duration::from_secs(4),
+        resource_lock: LockKind::ConfigMapsLeases,
+        resource_name: "from-file".into(),
+        resource_namespace: "file-ns".into(),
+    };
+    let apply = |args: &[&str]| {
+        let matches = Args::command()
+            .try_get_matches_from(std::iter::once("component").chain(args.iter().copied()))
+            .unwrap();
+        let parsed = Args::from_arg_matches(&matches).unwrap();
+        let mut config = file.clone();
+        parsed.leader_election.apply_explicit(&matches, &mut config);
+        config
+    };
+    // No flags: the file stands, although every flag has a default.
+    assert_eq!(apply(&[]), file);
+    // Given flags win, even when they repeat a flag's default value.
+    let c = apply(&[
+        "--leader-elect=false",
+        "--leader-elect-retry-period=2s",
+        "--leader-elect-resource-name=from-flag",
+    ]);
+    assert_eq!(
+        c,
+        LeaderElectionConfiguration {
+            leader_elect: false,
+            retry_period: Duration::from_secs(2),
+            resource_name: "from-flag".into(),
+            ..file.clone()
+        }
+    );
+    let c = apply(&[
+        "--leader-elect-lease-duration=8s",
+        "--leader-elect-renew-deadline=6s",
+        "--leader-elect-resource-lock=leases",
+        "--leader-elect-resource-namespace=kube-system",
+    ]);
+    assert_eq!(
+        (
+            c.lease_duration,
+            c.renew_deadline,
+            c.resource_lock,
+            c.resource_namespace.as_str(),
+            c.resource_name.as_str()
+        ),
+        (
+            Duration::from_secs(8),
+            Duration::from_secs(6),
+            LockKind::Leases,
+            "kube-system",
+            "from-file"
+        )
+    );
+}
+
 /// Test timings (2s / 1.5s / 0.5s) and a lock of its own per test.
 fn config(name: &str) -> LeaderElectionConfiguration {
     LeaderElectionConfiguration {

@@ -1,0 +1,211 @@
+//! The scheduler's cache: every node with the pods counted on it, kept current from the
+//! informers, plus the pods *assumed* on a node while their binding is in flight, so that the
+//! next scheduling cycle already sees their resources taken (kube-scheduler's `cache.Cache`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube_runtime::reflector::ObjectKey;
+use parking_lot::Mutex;
+
+use crate::framework::{NodeInfo, PodInfo};
+
+#[derive(Default)]
+struct State {
+    nodes: HashMap<String, Arc<NodeInfo>>,
+    /// Which node each counted pod is on.
+    pod_nodes: HashMap<ObjectKey, String>,
+    assumed: HashSet<ObjectKey>,
+}
+
+impl State {
+    fn node_mut(&mut self, name: &str) -> &mut NodeInfo {
+        Arc::make_mut(self.nodes.entry(name.to_owned()).or_default())
+    }
+
+    fn remove_pod(&mut self, key: &ObjectKey) {
+        self.assumed.remove(key);
+        let Some(node) = self.pod_nodes.remove(key) else {
+            return;
+        };
+        let info = self.node_mut(&node);
+        info.remove_pod(key);
+        if info.node.is_none() && info.pods.is_empty() {
+            self.nodes.remove(&node);
+        }
+    }
+
+    fn place(&mut self, pod: Arc<PodInfo>, node: &str) {
+        self.remove_pod(&pod.key);
+        self.pod_nodes.insert(pod.key.clone(), node.to_owned());
+        self.node_mut(node).add_pod(pod);
+    }
+}
+
+/// Nodes and what runs on them. Cheap to share behind an `Arc`; every method takes a short lock.
+#[derive(Default)]
+pub struct Cache {
+    state: Mutex<State>,
+}
+
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A node appeared or changed.
+    pub fn add_node(&self, node: Arc<Node>) {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        self.state.lock().node_mut(&name).set_node(node);
+    }
+
+    /// A node went away. Its pods stay counted until they go too.
+    pub fn remove_node(&self, name: &str) {
+        let mut st = self.state.lock();
+        let info = st.node_mut(name);
+        info.node = None;
+        if info.pods.is_empty() {
+            st.nodes.remove(name);
+        }
+    }
+
+    /// A pod appeared or changed: counted on its node when bound and not finished, no longer
+    /// assumed once the informer shows it bound.
+    pub fn update_pod(&self, pod: &Arc<Pod>) {
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap_or_default();
+        let info = PodInfo::new(pod.clone());
+        let mut st = self.state.lock();
+        if node.is_empty() {
+            // Unbound: only an assumed pod is counted, and it stays until its binding ends.
+            if !st.assumed.contains(&info.key) {
+                st.remove_pod(&info.key);
+            }
+        } else if is_terminal(pod) {
+            st.remove_pod(&info.key);
+        } else {
+            st.place(Arc::new(info), node);
+        }
+    }
+
+    /// A pod was deleted.
+    pub fn remove_pod(&self, key: &ObjectKey) {
+        self.state.lock().remove_pod(key);
+    }
+
+    /// Counts `pod` on `node` before its binding is confirmed.
+    pub fn assume(&self, pod: Arc<PodInfo>, node: &str) {
+        let mut st = self.state.lock();
+        let key = pod.key.clone();
+        st.place(pod, node);
+        st.assumed.insert(key);
+    }
+
+    /// The binding of an assumed pod failed: stop counting it.
+    pub fn forget(&self, key: &ObjectKey) {
+        let mut st = self.state.lock();
+        if st.assumed.contains(key) {
+            st.remove_pod(key);
+        }
+    }
+
+    /// Whether `key` is assumed and its binding not yet seen.
+    pub fn is_assumed(&self, key: &ObjectKey) -> bool {
+        self.state.lock().assumed.contains(key)
+    }
+
+    /// The known nodes (those whose Node object exists), sorted by name: the snapshot one
+    /// scheduling cycle works on.
+    pub fn snapshot(&self) -> Vec<Arc<NodeInfo>> {
+        let st = self.state.lock();
+        let mut nodes: Vec<Arc<NodeInfo>> = st.nodes.values().filter(|n| n.node.is_some()).cloned().collect();
+        drop(st);
+        nodes.sort_by(|a, b| a.name().cmp(b.name()));
+        nodes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, node: &str, phase: &str) -> Arc<Pod> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "100m"}}}]},
+                "status": {"phase": phase},
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn node(name: &str) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(
+                json!({"metadata": {"name": name}, "status": {"allocatable": {"cpu": "1", "pods": "10"}}}),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn cpu_on(cache: &Cache, name: &str) -> i64 {
+        cache
+            .snapshot()
+            .iter()
+            .find(|n| n.name() == name)
+            .map_or(-1, |n| n.requested.milli_cpu)
+    }
+
+    #[test]
+    fn assumed_pods_count_until_bound_or_forgotten() {
+        let cache = Cache::new();
+        cache.add_node(node("a"));
+        cache.add_node(node("b"));
+        let p = pod("p", "", "Pending");
+        cache.assume(Arc::new(PodInfo::new(p.clone())), "a");
+        assert_eq!(cpu_on(&cache, "a"), 100);
+        // The informer still shows it unbound: it stays assumed.
+        cache.update_pod(&p);
+        assert!(cache.is_assumed(&ObjectKey::namespaced("ns", "p")));
+        assert_eq!(cpu_on(&cache, "a"), 100);
+        // Bound (to another node than assumed, say): counted there, no longer assumed.
+        cache.update_pod(&pod("p", "b", "Pending"));
+        assert!(!cache.is_assumed(&ObjectKey::namespaced("ns", "p")));
+        assert_eq!((cpu_on(&cache, "a"), cpu_on(&cache, "b")), (0, 100));
+        // Finished pods free their node.
+        cache.update_pod(&pod("p", "b", "Succeeded"));
+        assert_eq!(cpu_on(&cache, "b"), 0);
+        // A failed binding is forgotten.
+        cache.assume(Arc::new(PodInfo::new(pod("q", "", "Pending"))), "a");
+        cache.forget(&ObjectKey::namespaced("ns", "q"));
+        assert_eq!(cpu_on(&cache, "a"), 0);
+    }
+
+    #[test]
+    fn pods_seen_before_their_node_count_once_it_appears() {
+        let cache = Cache::new();
+        cache.update_pod(&pod("p", "late", "Running"));
+        assert!(cache.snapshot().is_empty());
+        cache.add_node(node("late"));
+        assert_eq!(cpu_on(&cache, "late"), 100);
+        cache.remove_node("late");
+        assert!(cache.snapshot().is_empty());
+        cache.remove_pod(&ObjectKey::namespaced("ns", "p"));
+        cache.add_node(node("late"));
+        assert_eq!(cpu_on(&cache, "late"), 0);
+    }
+}

@@ -1,0 +1,33 @@
+//! The reference scheduler: a thin program on the SDK that places pods on nodes the way
+//! kube-scheduler does.
+//!
+//! Start here: [`Scheduler::run`](scheduler::Scheduler::run) watches pods and nodes through
+//! shared informers, keeps a [`Cache`](cache::Cache) of what runs where, and runs one
+//! scheduling cycle at a time: [`algorithm::schedule`] filters every node with the profile's
+//! [`FilterPlugin`](framework::FilterPlugin)s, scores the feasible ones with its
+//! [`ScorePlugin`](framework::ScorePlugin)s, picks the best (at random among equals), assumes
+//! the pod there and binds it through `pods/binding` in the background. A pod that fits
+//! nowhere gets kube-scheduler's `FailedScheduling` event and `PodScheduled=False` condition
+//! with the same `0/N nodes are available: ...` text, and waits for a node or pod change (with
+//! backoff) before the next try.
+//!
+//! [`config::KubeSchedulerConfiguration`] reads kube-scheduler's configuration file (profiles,
+//! plugin weights, `NodeResourcesFit` scoring, backoff, client connection, leader election);
+//! the binary `ref-scheduler` adds the flags and runs the scheduler under leader election with
+//! [`kube_leaderelection::component::ComponentElection`].
+//!
+//! The plugins ([`plugins`]): `NodeUnschedulable`, `TaintToleration`, `NodeAffinity` (node
+//! selector, required and preferred node affinity), `NodePorts`, `NodeResourcesFit`
+//! (`LeastAllocated` or `MostAllocated`) and `NodeResourcesBalancedAllocation`, with
+//! kube-scheduler's default weights.
+
+pub mod algorithm;
+pub mod cache;
+pub mod config;
+pub mod framework;
+pub mod plugins;
+pub mod profile;
+pub mod scheduler;
+
+pub use config::KubeSchedulerConfiguration;
+pub use scheduler::Scheduler;

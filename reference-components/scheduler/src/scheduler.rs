@@ -1,0 +1,406 @@
+//! The scheduler's loop: informers on pods and nodes feed the [`Cache`] and a queue of pods to
+//! place; one scheduling cycle at a time takes a pod, runs [`algorithm::schedule`] on a
+//! snapshot, assumes the pod on the chosen node and binds it in the background, or reports why
+//! it fits nowhere and parks it until the cluster changes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
+use kube_client::{Api, Client};
+use kube_core::params::PatchParams;
+use kube_core::{Patch, Resource};
+use kube_runtime::events::{Event, EventType, Recorder, Reporter};
+use kube_runtime::informer::{EventHandler, HandlerOptions, InformerOptions, SharedInformerFactory};
+use kube_runtime::reflector::{ObjectKey, Store};
+use kube_runtime::workqueue::{QueueConfig, WorkQueue};
+use parking_lot::Mutex;
+use serde_json::json;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::algorithm::{self, FitError};
+use crate::cache::Cache;
+use crate::config::{ConfigError, DEFAULT_SCHEDULER_NAME, KubeSchedulerConfiguration};
+use crate::framework::PodInfo;
+use crate::profile::Profile;
+
+/// The longest a pod parked as unschedulable waits without a cluster event before it is tried
+/// again (`DefaultPodMaxInUnschedulablePodsDuration`).
+pub const MAX_UNSCHEDULABLE_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// The field selector of the pod informer: finished pods hold no resources.
+pub const POD_FIELD_SELECTOR: &str = "status.phase!=Succeeded,status.phase!=Failed";
+
+/// A scheduler: its profiles and retry delays, and the client it works through. Cheap to clone;
+/// [`run`](Self::run) can be called again after it returns (a new leadership term).
+#[derive(Clone)]
+pub struct Scheduler {
+    client: Client,
+    profiles: Arc<HashMap<String, Profile>>,
+    backoff: (Duration, Duration),
+}
+
+impl Scheduler {
+    /// A scheduler as `config` describes it (its profiles and backoff; the client connection
+    /// and leader election are the caller's).
+    pub fn new(client: Client, config: &KubeSchedulerConfiguration) -> Result<Self, ConfigError> {
+        let profiles = config
+            .profiles()?
+            .into_iter()
+            .map(|p| (p.name.clone(), p))
+            .collect();
+        Ok(Self {
+            client,
+            profiles: Arc::new(profiles),
+            backoff: config.backoff(),
+        })
+    }
+
+    /// Schedules pods until `stop` fires: starts the informers, waits for their caches, then
+    /// runs scheduling cycles. Bindings in flight when `stop` fires are abandoned (the
+    /// apiserver binds a pod at most once, so a successor cannot double-bind it).
+    pub async fn run(&self, stop: CancellationToken) {
+        let factory = SharedInformerFactory::new(self.client.clone());
+        let pods = factory.informer::<Pod>(InformerOptions::default().fields(POD_FIELD_SELECTOR));
+        let nodes = factory.informer::<Node>(InformerOptions::default());
+        let shared = Arc::new(Shared {
+            client: self.client.clone(),
+            profiles: self.profiles.clone(),
+            recorders: self
+                .profiles
+                .keys()
+                .map(|name| {
+                    (
+                        name.clone(),
+                        Recorder::new(self.client.clone(), Reporter::from(name.as_str())),
+                    )
+                })
+                .collect(),
+            cache: Cache::new(),
+            queue: WorkQueue::new(QueueConfig::default().name("scheduler")),
+            pods: pods.store(),
+            parked: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
+            backoff: self.backoff,
+        });
+        pods.add_handler(PodEvents(shared.clone()), HandlerOptions::default());
+        nodes.add_handler(NodeEvents(shared.clone()), HandlerOptions::default());
+        factory.start();
+        let synced = tokio::select! {
+            synced = factory.wait_for_cache_sync() => synced,
+            () = stop.cancelled() => false,
+        };
+        if synced {
+            tracing::info!(profiles = ?self.profiles.keys().collect::<Vec<_>>(), "scheduler caches synced, scheduling");
+            let mut bindings = JoinSet::new();
+            loop {
+                let key = tokio::select! {
+                    key = shared.queue.get() => key,
+                    () = stop.cancelled() => None,
+                };
+                let Some(key) = key else { break };
+                shared.schedule_one(&key, &mut bindings);
+                shared.queue.done(&key);
+                // Reap finished bindings so the set stays small.
+                while bindings.try_join_next().is_some() {}
+            }
+            bindings.shutdown().await;
+        }
+        shared.queue.shut_down();
+        factory.shutdown().await;
+    }
+}
+
+/// What the cycle, the bindings and the event handlers share.
+struct Shared {
+    client: Client,
+    profiles: Arc<HashMap<String, Profile>>,
+    recorders: HashMap<String, Recorder>,
+    cache: Cache,
+    queue: WorkQueue<ObjectKey>,
+    pods: Store<Pod>,
+    /// Unschedulable pods waiting for a cluster change, with the end of their backoff.
+    parked: Mutex<HashMap<ObjectKey, Instant>>,
+    /// Failed attempts per pod, for the backoff.
+    attempts: Mutex<HashMap<ObjectKey, u32>>,
+    backoff: (Duration, Duration),
+}
+
+fn scheduler_name(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.scheduler_name.as_deref())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(DEFAULT_SCHEDULER_NAME)
+}
+
+fn is_bound(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty())
+}
+
+/// How a failed attempt is reported.
+enum Failure {
+    /// No node fits: `PodScheduled=False, reason Unschedulable`, parked until the cluster changes.
+    Unschedulable(FitError),
+    /// Something went wrong (a binding the apiserver refused): `reason SchedulerError`, retried
+    /// after the backoff.
+    Error(String),
+}
+
+impl Shared {
+    fn is_ours(&self, pod: &Pod) -> bool {
+        self.profiles.contains_key(scheduler_name(pod))
+    }
+
+    /// One scheduling cycle for the pod of `key`.
+    fn schedule_one(self: &Arc<Self>, key: &ObjectKey, bindings: &mut JoinSet<()>) {
+        self.parked.lock().remove(key);
+        let Some(pod) = self.pods.get(key) else {
+            return;
+        };
+        if is_bound(&pod) || pod.metadata.deletion_timestamp.is_some() || self.cache.is_assumed(key) {
+            return;
+        }
+        let Some(profile) = self.profiles.get(scheduler_name(&pod)) else {
+            return;
+        };
+        let info = Arc::new(PodInfo::new(pod.clone()));
+        let nodes = self.cache.snapshot();
+        match algorithm::schedule(profile, &info, &nodes, &mut rand::rng()) {
+            Ok(placement) => {
+                tracing::debug!(pod = %key, node = %placement.node, feasible = placement.feasible, "assuming pod");
+                self.cache.assume(info, &placement.node);
+                let this = self.clone();
+                let key = key.clone();
+                bindings.spawn(async move { this.bind(pod, key, placement.node).await });
+            }
+            Err(fit) => {
+                tracing::info!(pod = %key, reason = %fit, "unable to schedule pod");
+                self.fail(&pod, key, Failure::Unschedulable(fit));
+            }
+        }
+    }
+
+    /// Binds the assumed pod; reports the outcome.
+    async fn bind(self: Arc<Self>, pod: Arc<Pod>, key: ObjectKey, node: String) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), key.namespace().unwrap_or_default());
+        match api.bind(&key.name, &node).await {
+            Ok(_) => {
+                tracing::info!(pod = %key, %node, "bound pod");
+                self.attempts.lock().remove(&key);
+                let note = format!(
+                    "Successfully assigned {}/{} to {node}",
+                    key.namespace().unwrap_or_default(),
+                    key.name
+                );
+                self.record(&pod, EventType::Normal, "Scheduled", "Binding", note);
+            }
+            Err(err) => {
+                self.cache.forget(&key);
+                if err.is_conflict() || err.is_not_found() {
+                    // Bound by someone else, being deleted, or gone: nothing left to do here;
+                    // the informer brings the news.
+                    tracing::info!(pod = %key, %node, error = %err, "binding not needed any more");
+                    return;
+                }
+                tracing::warn!(pod = %key, %node, error = %err, "binding failed");
+                self.fail(&pod, &key, Failure::Error(format!("Binding rejected: {err}")));
+            }
+        }
+    }
+
+    /// Reports a failed attempt (event and pod condition) and arranges the retry.
+    fn fail(&self, pod: &Arc<Pod>, key: &ObjectKey, failure: Failure) {
+        let attempts = {
+            let mut attempts = self.attempts.lock();
+            let n = attempts.entry(key.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let (initial, max) = self.backoff;
+        let backoff = initial.saturating_mul(1 << (attempts - 1).min(20)).min(max);
+        let (reason, message) = match &failure {
+            Failure::Unschedulable(fit) => ("Unschedulable", fit.to_string()),
+            Failure::Error(message) => ("SchedulerError", message.clone()),
+        };
+        match failure {
+            Failure::Unschedulable(_) => {
+                self.parked.lock().insert(key.clone(), Instant::now() + backoff);
+                self.queue.add_after(key.clone(), MAX_UNSCHEDULABLE_WAIT);
+            }
+            Failure::Error(_) => self.queue.add_after(key.clone(), backoff),
+        }
+        self.record(
+            pod,
+            EventType::Warning,
+            "FailedScheduling",
+            "Scheduling",
+            message.clone(),
+        );
+        self.set_unscheduled_condition(pod, key, reason, message);
+    }
+
+    /// Writes `PodScheduled=False` with `reason` and `message` unless the pod says so already.
+    fn set_unscheduled_condition(&self, pod: &Pod, key: &ObjectKey, reason: &str, message: String) {
+        let current = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+        let same = |c: &&PodCondition| {
+            c.status == "False"
+                && c.reason.as_deref() == Some(reason)
+                && c.message.as_deref() == Some(message.as_str())
+        };
+        if current.as_ref().is_some_and(same) {
+            return;
+        }
+        // The transition time moves only when the status does, as `UpdatePodCondition` keeps it.
+        let transition = match current {
+            Some(c) if c.status == "False" => c.last_transition_time.clone(),
+            _ => None,
+        }
+        .map_or_else(
+            || json!(jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            |t| json!(t),
+        );
+        let patch = json!({"status": {"conditions": [{
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastProbeTime": null,
+            "lastTransitionTime": transition,
+        }]}});
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), key.namespace().unwrap_or_default());
+        let key = key.clone();
+        tokio::spawn(async move {
+            if let Err(err) = api
+                .patch_status(&key.name, &PatchParams::default(), &Patch::Strategic(&patch))
+                .await
+            {
+                tracing::warn!(pod = %key, error = %err, "could not update the PodScheduled condition");
+            }
+        });
+    }
+
+    /// Publishes an event about `pod` in the background.
+    fn record(&self, pod: &Pod, type_: EventType, reason: &str, action: &str, note: String) {
+        let Some(recorder) = self.recorders.get(scheduler_name(pod)).cloned() else {
+            return;
+        };
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
+        let regarding = pod.object_ref(&());
+        tokio::spawn(async move {
+            if let Err(err) = recorder.publish(&event, &regarding).await {
+                tracing::warn!(error = %err, "could not publish an event");
+            }
+        });
+    }
+
+    /// Something changed that may let parked pods fit: each goes back once its backoff ends.
+    fn move_parked(&self, why: &str) {
+        let parked: Vec<(ObjectKey, Instant)> = self.parked.lock().drain().collect();
+        if parked.is_empty() {
+            return;
+        }
+        tracing::debug!(pods = parked.len(), why, "retrying unschedulable pods");
+        let now = Instant::now();
+        for (key, until) in parked {
+            self.queue.add_after(key, until.saturating_duration_since(now));
+        }
+    }
+
+    fn forget_pod(&self, key: &ObjectKey) {
+        self.parked.lock().remove(key);
+        self.attempts.lock().remove(key);
+    }
+}
+
+/// Pods: bound ones go to the cache, pending ones of ours to the queue.
+struct PodEvents(Arc<Shared>);
+
+impl EventHandler<Pod> for PodEvents {
+    fn on_add(&self, pod: &Arc<Pod>, _initial: bool) {
+        let s = &self.0;
+        s.cache.update_pod(pod);
+        if !is_bound(pod)
+            && s.is_ours(pod)
+            && let Some(key) = ObjectKey::from_obj(pod.as_ref())
+        {
+            s.queue.add(key);
+        }
+    }
+
+    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
+        let s = &self.0;
+        s.cache.update_pod(new);
+        let Some(key) = ObjectKey::from_obj(new.as_ref()) else {
+            return;
+        };
+        if is_bound(new) {
+            s.forget_pod(&key);
+            return;
+        }
+        // A pending pod whose spec or labels changed may fit now; a status change (our own
+        // condition, say) changes nothing.
+        let changed = old.spec != new.spec || old.metadata.labels != new.metadata.labels;
+        if changed && s.is_ours(new) {
+            let until = s.parked.lock().remove(&key);
+            let wait = until.map_or(Duration::ZERO, |u| u.saturating_duration_since(Instant::now()));
+            s.queue.add_after(key, wait);
+        }
+    }
+
+    fn on_delete(&self, pod: &Arc<Pod>, _unknown: bool) {
+        let s = &self.0;
+        let Some(key) = ObjectKey::from_obj(pod.as_ref()) else {
+            return;
+        };
+        s.cache.remove_pod(&key);
+        s.forget_pod(&key);
+        if is_bound(pod) {
+            s.move_parked("assigned pod deleted");
+        }
+    }
+}
+
+/// Nodes: the cache, and a retry of parked pods when a node could now take them.
+struct NodeEvents(Arc<Shared>);
+
+impl EventHandler<Node> for NodeEvents {
+    fn on_add(&self, node: &Arc<Node>, _initial: bool) {
+        self.0.cache.add_node(node.clone());
+        self.0.move_parked("node added");
+    }
+
+    fn on_update(&self, old: &Arc<Node>, new: &Arc<Node>) {
+        self.0.cache.add_node(new.clone());
+        // Heartbeats change only conditions and times; what scheduling reads is here.
+        let allocatable = |n: &Node| n.status.as_ref().and_then(|s| s.allocatable.clone());
+        if old.spec != new.spec
+            || old.metadata.labels != new.metadata.labels
+            || allocatable(old) != allocatable(new)
+        {
+            self.0.move_parked("node changed");
+        }
+    }
+
+    fn on_delete(&self, node: &Arc<Node>, _unknown: bool) {
+        self.0
+            .cache
+            .remove_node(node.metadata.name.as_deref().unwrap_or_default());
+    }
+}
