@@ -86,11 +86,24 @@ impl Scheduler {
             attempts: Mutex::new(HashMap::new()),
             backoff: self.backoff,
         });
-        pods.add_handler(PodEvents(shared.clone()), HandlerOptions::default());
-        nodes.add_handler(NodeEvents(shared.clone()), HandlerOptions::default());
+        let handlers = [
+            pods.add_handler(PodEvents(shared.clone()), HandlerOptions::default()),
+            nodes.add_handler(NodeEvents(shared.clone()), HandlerOptions::default()),
+        ];
         factory.start();
+        // Synced once the handlers (not just the informers' stores) have seen the first lists:
+        // the cache is filled by the handlers, and a cycle on a half-filled cache would call
+        // feasible nodes missing.
+        let synced = async {
+            for handler in &handlers {
+                if !handler.wait_until_synced().await {
+                    return false;
+                }
+            }
+            true
+        };
         let synced = tokio::select! {
-            synced = factory.wait_for_cache_sync() => synced,
+            synced = synced => synced,
             () = stop.cancelled() => false,
         };
         if synced {

@@ -1,0 +1,212 @@
+//! `ref-scheduler` as operators run it: separate processes with `--kubeconfig` at the in-process
+//! apiserver, `--leader-elect*` flags, stopped with SIGTERM. Two replicas: one schedules, the
+//! other waits; SIGTERM to the leader releases the Lease and the other carries on.
+
+mod support;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube_client::{Api, Client};
+use reference_apiserver::testing::TestServer;
+use serde_json::json;
+use support::{bound_node, eventually, eventually_within, node, pod, server};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// lease 2s, renew deadline 1.5s, retry period 0.5s.
+const TIMINGS: [&str; 3] = [
+    "--leader-elect-lease-duration=2s",
+    "--leader-elect-renew-deadline=1.5s",
+    "--leader-elect-retry-period=500ms",
+];
+const RETRY: Duration = Duration::from_millis(500);
+const SLACK: Duration = Duration::from_millis(1500);
+
+/// A running `ref-scheduler`, its log lines collected.
+struct Replica {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Replica {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ref-scheduler"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn ref-scheduler");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, log }
+    }
+
+    /// Whether it logged binding `pod`.
+    fn bound(&self, pod: &str) -> bool {
+        let needle = format!("pod=default/{pod} ");
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("bound pod") && l.contains(&needle))
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM; the exit code.
+    async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().expect("still running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill(1)");
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .expect("wait");
+        status.code()
+    }
+}
+
+fn kubeconfig(server: &TestServer) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), server.kubeconfig()).expect("write kubeconfig");
+    file
+}
+
+async fn lease(client: &Client) -> Option<Lease> {
+    Api::<Lease>::namespaced(client.clone(), "kube-system")
+        .get_opt("kube-scheduler")
+        .await
+        .unwrap()
+}
+
+fn holder(lease: &Lease) -> &str {
+    lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.holder_identity.as_deref())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn two_replicas_one_schedules_and_the_other_takes_over_on_sigterm() {
+    let (server, client) = server().await;
+    node(&client, "n1", "4", "8Gi", 110, json!({})).await;
+    let kubeconfig = kubeconfig(&server);
+    let path = kubeconfig.path().to_str().unwrap();
+    let args: Vec<&str> = ["--kubeconfig", path].into_iter().chain(TIMINGS).collect();
+
+    let a = Replica::spawn(&args);
+    let first = eventually(
+        "the first replica to take the Lease kube-system/kube-scheduler",
+        || async {
+            lease(&client)
+                .await
+                .map(|l| holder(&l).to_owned())
+                .filter(|h| !h.is_empty())
+        },
+    )
+    .await;
+    let b = Replica::spawn(&args);
+    pod(&client, "p1", "100m", json!({})).await;
+    assert_eq!(bound_node(&client, "p1").await, "n1");
+    eventually("the leader to log the binding", || async {
+        a.bound("p1").then_some(())
+    })
+    .await;
+    // The follower keeps waiting for the lock: it never schedules, the holder stays.
+    tokio::time::sleep(3 * RETRY).await;
+    assert!(!b.bound("p1"), "the follower scheduled:\n{}", b.log());
+    assert_eq!(holder(&lease(&client).await.unwrap()), first);
+
+    // SIGTERM to the leader: it releases the Lease and exits 0; the follower takes over within
+    // about one retry period (2.2 x with jitter) and schedules the next pod.
+    assert_eq!(a.terminate().await, Some(0));
+    let second = eventually_within(
+        2 * RETRY + RETRY / 5 + SLACK,
+        "the follower to take the released Lease",
+        || async {
+            lease(&client)
+                .await
+                .map(|l| holder(&l).to_owned())
+                .filter(|h| !h.is_empty() && *h != first)
+        },
+    )
+    .await;
+    let l = lease(&client).await.unwrap();
+    assert_eq!(l.spec.as_ref().unwrap().lease_transitions, Some(1));
+    pod(&client, "p2", "100m", json!({})).await;
+    assert_eq!(bound_node(&client, "p2").await, "n1");
+    eventually("the new leader to log the binding", || async {
+        b.bound("p2").then_some(())
+    })
+    .await;
+    assert!(!second.is_empty());
+
+    // The last replica releases the Lease on its way out.
+    assert_eq!(b.terminate().await, Some(0));
+    assert_eq!(holder(&lease(&client).await.unwrap()), "");
+}
+
+#[tokio::test]
+async fn without_election_it_schedules_at_once_and_writes_no_lock() {
+    let (server, client) = server().await;
+    node(&client, "n1", "4", "8Gi", 110, json!({})).await;
+    let kubeconfig = kubeconfig(&server);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    // The file asks for election; the flag given on the command line wins.
+    std::fs::write(
+        config.path(),
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nleaderElection: {leaderElect: true}\n",
+    )
+    .unwrap();
+    let replica = Replica::spawn(&[
+        "--config",
+        config.path().to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.path().to_str().unwrap(),
+        "--leader-elect=false",
+    ]);
+    pod(&client, "p1", "100m", json!({})).await;
+    assert_eq!(bound_node(&client, "p1").await, "n1");
+    assert!(lease(&client).await.is_none());
+    assert_eq!(replica.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_bad_configuration_file_is_a_clear_error() {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles: [{schedulerName: x, plugins: {score: {enabled: [{name: Magic}]}}}]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ref-scheduler"))
+        .args(["--config", config.path().to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ref-scheduler: profile \"x\": plugin \"Magic\" does not exist"),
+        "{stderr}"
+    );
+}
