@@ -25,6 +25,7 @@ pub mod algorithm;
 pub mod cache;
 pub mod config;
 pub mod framework;
+pub mod metrics;
 pub mod plugins;
 pub mod profile;
 pub mod scheduler;

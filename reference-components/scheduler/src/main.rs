@@ -5,14 +5,21 @@
 //! ref-scheduler --config scheduler.yaml --leader-elect=false   # one replica, no election
 //! ```
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use kube_client::config::{Kubeconfig, KubeconfigOptions};
 use kube_client::{Client, Config};
 use kube_leaderelection::CancellationToken;
-use kube_leaderelection::component::{ComponentElection, LeaderElectionFlags};
+use kube_leaderelection::component::{ComponentElection, ElectionMonitor, LeaderElectionFlags};
+use reference_scheduler::metrics::SchedulerMetrics;
 use reference_scheduler::{KubeSchedulerConfiguration, Scheduler};
 
 /// The name the scheduler elects under and reports as (its lock is the Lease
@@ -38,8 +45,75 @@ struct Args {
     /// Client-side burst (overrides `clientConnection.burst`; default 100).
     #[arg(long = "kube-api-burst")]
     burst: Option<u32>,
+    /// Where to serve `/healthz` (with the leader election check), `/readyz` and `/metrics`
+    /// over plain HTTP; a loopback address, or `off`.
+    #[arg(long, default_value = "127.0.0.1:10259")]
+    health_address: String,
     #[command(flatten)]
     leader_election: LeaderElectionFlags,
+}
+
+/// What the health server reads.
+#[derive(Clone)]
+struct Health {
+    election: ElectionMonitor,
+    scheduler: Arc<SchedulerMetrics>,
+}
+
+async fn healthz(State(h): State<Health>) -> (StatusCode, String) {
+    match h.election.check() {
+        Ok(()) => (StatusCode::OK, "ok".into()),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("[-]leaderElection failed: {err}\nhealthz check failed\n"),
+        ),
+    }
+}
+
+async fn metrics(State(h): State<Health>) -> String {
+    let mut out = h.scheduler.render();
+    if let Some(election) = h.election.metrics() {
+        out.push_str(&election.render());
+    }
+    out
+}
+
+/// Binds the health server (loopback only) and serves it until `shutdown` fires.
+async fn serve_health(
+    address: &str,
+    health: Health,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if address == "off" {
+        return Ok(());
+    }
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|e| format!("--health-address {address}: {e}"))?;
+    if !address.ip().is_loopback() {
+        return Err(format!(
+            "--health-address {address}: the reference scheduler binds loopback addresses only"
+        )
+        .into());
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("--health-address {address}: {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .with_state(health);
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %err, "health server failed");
+        }
+    });
+    Ok(())
 }
 
 async fn shutdown_signal(token: CancellationToken) {
@@ -85,7 +159,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let scheduler = Scheduler::new(client.clone(), &config)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(shutdown_signal(shutdown.clone()));
-    ComponentElection::new(config.leader_election.clone(), client, COMPONENT)
+    let election = ComponentElection::new(config.leader_election.clone(), client, COMPONENT);
+    let health = Health {
+        election: election.monitor(),
+        scheduler: scheduler.metrics(),
+    };
+    serve_health(&args.health_address, health, shutdown.clone()).await?;
+    election
         .run(shutdown, move |leading| {
             let scheduler = scheduler.clone();
             async move { scheduler.run(leading).await }

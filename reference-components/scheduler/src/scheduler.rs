@@ -25,6 +25,7 @@ use crate::algorithm::{self, FitError};
 use crate::cache::Cache;
 use crate::config::{ConfigError, DEFAULT_SCHEDULER_NAME, KubeSchedulerConfiguration};
 use crate::framework::PodInfo;
+use crate::metrics::{Outcome, SchedulerMetrics};
 use crate::profile::Profile;
 
 /// The longest a pod parked as unschedulable waits without a cluster event before it is tried
@@ -41,22 +42,30 @@ pub struct Scheduler {
     client: Client,
     profiles: Arc<HashMap<String, Profile>>,
     backoff: (Duration, Duration),
+    metrics: Arc<SchedulerMetrics>,
 }
 
 impl Scheduler {
     /// A scheduler as `config` describes it (its profiles and backoff; the client connection
     /// and leader election are the caller's).
     pub fn new(client: Client, config: &KubeSchedulerConfiguration) -> Result<Self, ConfigError> {
-        let profiles = config
+        let profiles: HashMap<String, Profile> = config
             .profiles()?
             .into_iter()
             .map(|p| (p.name.clone(), p))
             .collect();
+        let metrics = Arc::new(SchedulerMetrics::new(profiles.keys().map(String::as_str)));
         Ok(Self {
             client,
             profiles: Arc::new(profiles),
             backoff: config.backoff(),
+            metrics,
         })
+    }
+
+    /// The scheduler's metrics, kept across runs.
+    pub fn metrics(&self) -> Arc<SchedulerMetrics> {
+        self.metrics.clone()
     }
 
     /// Schedules pods until `stop` fires: starts the informers, waits for their caches, then
@@ -85,6 +94,7 @@ impl Scheduler {
             parked: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
             backoff: self.backoff,
+            metrics: self.metrics.clone(),
         });
         let handlers = [
             pods.add_handler(PodEvents(shared.clone()), HandlerOptions::default()),
@@ -140,6 +150,7 @@ struct Shared {
     /// Failed attempts per pod, for the backoff.
     attempts: Mutex<HashMap<ObjectKey, u32>>,
     backoff: (Duration, Duration),
+    metrics: Arc<SchedulerMetrics>,
 }
 
 fn scheduler_name(pod: &Pod) -> &str {
@@ -173,7 +184,7 @@ impl Shared {
 
     /// One scheduling cycle for the pod of `key`.
     fn schedule_one(self: &Arc<Self>, key: &ObjectKey, bindings: &mut JoinSet<()>) {
-        self.parked.lock().remove(key);
+        self.unpark(key);
         let Some(pod) = self.pods.get(key) else {
             return;
         };
@@ -207,6 +218,7 @@ impl Shared {
             Ok(_) => {
                 tracing::info!(pod = %key, %node, "bound pod");
                 self.attempts.lock().remove(&key);
+                self.metrics.attempt(scheduler_name(&pod), Outcome::Scheduled);
                 let note = format!(
                     "Successfully assigned {}/{} to {node}",
                     key.namespace().unwrap_or_default(),
@@ -244,10 +256,16 @@ impl Shared {
         };
         match failure {
             Failure::Unschedulable(_) => {
-                self.parked.lock().insert(key.clone(), Instant::now() + backoff);
+                self.metrics.attempt(scheduler_name(pod), Outcome::Unschedulable);
+                let mut parked = self.parked.lock();
+                parked.insert(key.clone(), Instant::now() + backoff);
+                self.metrics.set_unschedulable(parked.len());
                 self.queue.add_after(key.clone(), MAX_UNSCHEDULABLE_WAIT);
             }
-            Failure::Error(_) => self.queue.add_after(key.clone(), backoff),
+            Failure::Error(_) => {
+                self.metrics.attempt(scheduler_name(pod), Outcome::Error);
+                self.queue.add_after(key.clone(), backoff);
+            }
         }
         self.record(
             pod,
@@ -326,6 +344,7 @@ impl Shared {
     /// Something changed that may let parked pods fit: each goes back once its backoff ends.
     fn move_parked(&self, why: &str) {
         let parked: Vec<(ObjectKey, Instant)> = self.parked.lock().drain().collect();
+        self.metrics.set_unschedulable(0);
         if parked.is_empty() {
             return;
         }
@@ -336,8 +355,16 @@ impl Shared {
         }
     }
 
+    /// Takes the pod of `key` out of the parked ones; the end of its backoff if it was there.
+    fn unpark(&self, key: &ObjectKey) -> Option<Instant> {
+        let mut parked = self.parked.lock();
+        let until = parked.remove(key);
+        self.metrics.set_unschedulable(parked.len());
+        until
+    }
+
     fn forget_pod(&self, key: &ObjectKey) {
-        self.parked.lock().remove(key);
+        self.unpark(key);
         self.attempts.lock().remove(key);
     }
 }
@@ -371,7 +398,7 @@ impl EventHandler<Pod> for PodEvents {
         // condition, say) changes nothing.
         let changed = old.spec != new.spec || old.metadata.labels != new.metadata.labels;
         if changed && s.is_ours(new) {
-            let until = s.parked.lock().remove(&key);
+            let until = s.unpark(&key);
             let wait = until.map_or(Duration::ZERO, |u| u.saturating_duration_since(Instant::now()));
             s.queue.add_after(key, wait);
         }

@@ -13,7 +13,7 @@ use kube_client::{Api, Client};
 use reference_apiserver::testing::TestServer;
 use serde_json::json;
 use support::{bound_node, eventually, eventually_within, node, pod, server};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// lease 2s, renew deadline 1.5s, retry period 0.5s.
@@ -68,6 +68,28 @@ impl Replica {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// GET `path` from its health server (started with `--health-address=127.0.0.1:0`): the
+    /// status line and the body.
+    async fn get(&self, path: &str) -> (String, String) {
+        let address = eventually("the health server's address in the log", || async {
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("serving /healthz"))
+                .and_then(|l| l.split("address=").nth(1))
+                .map(|a| a.trim().to_owned())
+        })
+        .await;
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        (head.lines().next().unwrap().to_owned(), body.to_owned())
+    }
+
     /// SIGTERM; the exit code.
     async fn terminate(mut self) -> Option<i32> {
         let pid = self.child.id().expect("still running");
@@ -111,7 +133,10 @@ async fn two_replicas_one_schedules_and_the_other_takes_over_on_sigterm() {
     node(&client, "n1", "4", "8Gi", 110, json!({})).await;
     let kubeconfig = kubeconfig(&server);
     let path = kubeconfig.path().to_str().unwrap();
-    let args: Vec<&str> = ["--kubeconfig", path].into_iter().chain(TIMINGS).collect();
+    let args: Vec<&str> = ["--kubeconfig", path, "--health-address=127.0.0.1:0"]
+        .into_iter()
+        .chain(TIMINGS)
+        .collect();
 
     let a = Replica::spawn(&args);
     let first = eventually(
@@ -135,6 +160,35 @@ async fn two_replicas_one_schedules_and_the_other_takes_over_on_sigterm() {
     tokio::time::sleep(3 * RETRY).await;
     assert!(!b.bound("p1"), "the follower scheduled:\n{}", b.log());
     assert_eq!(holder(&lease(&client).await.unwrap()), first);
+    // Both are healthy; the metrics say who leads and what it did.
+    for replica in [&a, &b] {
+        assert_eq!(
+            replica.get("/healthz").await,
+            ("HTTP/1.1 200 OK".into(), "ok".into())
+        );
+    }
+    let (_, leader) = a.get("/metrics").await;
+    assert!(
+        leader.contains("leader_election_master_status{name=\"kube-scheduler\"} 1"),
+        "{leader}"
+    );
+    assert!(
+        leader.contains(
+            "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"} 1"
+        ),
+        "{leader}"
+    );
+    let (_, follower) = b.get("/metrics").await;
+    assert!(
+        follower.contains("leader_election_master_status{name=\"kube-scheduler\"} 0"),
+        "{follower}"
+    );
+    assert!(
+        follower.contains(
+            "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"} 0"
+        ),
+        "{follower}"
+    );
 
     // SIGTERM to the leader: it releases the Lease and exits 0; the follower takes over within
     // about one retry period (2.2 x with jitter) and schedules the next pod.
@@ -183,6 +237,7 @@ async fn without_election_it_schedules_at_once_and_writes_no_lock() {
         "--kubeconfig",
         kubeconfig.path().to_str().unwrap(),
         "--leader-elect=false",
+        "--health-address=off",
     ]);
     pod(&client, "p1", "100m", json!({})).await;
     assert_eq!(bound_node(&client, "p1").await, "n1");
