@@ -51,27 +51,50 @@ pub struct Placement {
 }
 
 /// Filters and scores `nodes` for `pod` with `profile`'s plugins.
+///
+/// Filtering starts at `*next_start` (modulo the node count) and stops once
+/// [`num_feasible_nodes_to_find`] nodes passed; `*next_start` then moves past the nodes
+/// examined, so that successive pods start where the previous one stopped, as
+/// kube-scheduler's `nextStartNodeIndex` does.
 pub fn schedule(
     profile: &Profile,
     pod: &PodInfo,
     nodes: &[Arc<NodeInfo>],
+    next_start: &mut usize,
     rng: &mut impl Rng,
 ) -> Result<Placement, FitError> {
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let feasible: Vec<&Arc<NodeInfo>> = nodes
-        .iter()
-        .filter(|node| {
-            for (_, filter) in &profile.filters {
-                if let Err(unfit) = filter.filter(pod, node) {
-                    for r in unfit.reasons {
-                        *reasons.entry(r).or_default() += 1;
-                    }
-                    return false;
+    let to_find = if profile.scores.is_empty() {
+        1
+    } else {
+        num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, nodes.len())
+    };
+    let start = if nodes.is_empty() {
+        0
+    } else {
+        *next_start % nodes.len()
+    };
+    let mut feasible: Vec<&Arc<NodeInfo>> = Vec::with_capacity(to_find.min(nodes.len()));
+    let mut examined = 0;
+    for node in nodes[start..].iter().chain(&nodes[..start]) {
+        if feasible.len() >= to_find {
+            break;
+        }
+        examined += 1;
+        let unfit = profile
+            .filters
+            .iter()
+            .find_map(|(_, f)| f.filter(pod, node).err());
+        match unfit {
+            None => feasible.push(node),
+            Some(unfit) => {
+                for r in unfit.reasons {
+                    *reasons.entry(r).or_default() += 1;
                 }
             }
-            true
-        })
-        .collect();
+        }
+    }
+    *next_start = start + examined;
     match feasible.len() {
         0 => {
             return Err(FitError {
@@ -102,6 +125,29 @@ pub fn schedule(
         node: feasible[select_host(&totals, rng)].name().to_owned(),
         feasible: feasible.len(),
     })
+}
+
+/// kube-scheduler's `minFeasibleNodesToFind`: below this many nodes, every node is filtered.
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+
+/// kube-scheduler's `minFeasibleNodesPercentageToFind`: the adaptive percentage never goes lower.
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+
+/// How many feasible nodes a cycle looks for before it stops filtering (`numFeasibleNodesToFind`):
+/// every node in clusters under 100 nodes; else `percentage` of them (`None` or `0`: adaptive,
+/// `50 - nodes/125` percent, at least 5), never fewer than 100.
+pub fn num_feasible_nodes_to_find(percentage: Option<i32>, num_nodes: usize) -> usize {
+    if num_nodes < MIN_FEASIBLE_NODES_TO_FIND {
+        return num_nodes;
+    }
+    let percentage = match percentage.filter(|p| *p > 0) {
+        Some(p) if p >= 100 => return num_nodes,
+        Some(p) => p as usize,
+        None => 50usize
+            .saturating_sub(num_nodes / 125)
+            .max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND),
+    };
+    (num_nodes * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
 }
 
 /// The index of a highest total, uniformly at random among equal ones (reservoir sampling, as
@@ -146,6 +192,62 @@ mod tests {
             reasons: BTreeMap::new(),
         };
         assert_eq!(none.to_string(), "no nodes available to schedule pods");
+    }
+
+    #[test]
+    fn the_share_of_nodes_filtered_adapts_to_the_cluster_size() {
+        let f = num_feasible_nodes_to_find;
+        assert_eq!(f(None, 50), 50);
+        assert_eq!(f(None, 200), 100); // 48 % of 200 is 96: at least 100
+        assert_eq!(f(None, 1000), 420); // 42 %
+        assert_eq!(f(None, 5000), 500); // 10 %
+        assert_eq!(f(None, 10000), 500); // 50 - 80 < 5: 5 %
+        assert_eq!(f(Some(0), 5000), 500);
+        assert_eq!(f(Some(30), 5000), 1500);
+        assert_eq!(f(Some(1), 5000), 100);
+        assert_eq!(f(Some(100), 5000), 5000);
+    }
+
+    #[test]
+    fn filtering_stops_early_and_the_next_pod_starts_where_it_stopped() {
+        use crate::config::KubeSchedulerConfiguration;
+        use k8s_openapi::api::core::v1::{Node, Pod};
+        use serde_json::json;
+
+        let nodes: Vec<Arc<NodeInfo>> = (0..300)
+            .map(|i| {
+                let node: Node = serde_json::from_value(json!({
+                    "metadata": {"name": format!("n{i:03}")},
+                    "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}},
+                }))
+                .unwrap();
+                let mut info = NodeInfo::default();
+                info.set_node(Arc::new(node));
+                Arc::new(info)
+            })
+            .collect();
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})).unwrap();
+        let pod = PodInfo::new(Arc::new(pod));
+        let profile = KubeSchedulerConfiguration::default()
+            .profiles()
+            .unwrap()
+            .remove(0);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut next = 0;
+        // 300 nodes: 48 % (144) are enough.
+        let p = schedule(&profile, &pod, &nodes, &mut next, &mut rng).unwrap();
+        assert_eq!((p.feasible, next), (144, 144));
+        assert!(p.node.as_str() < "n144", "{}", p.node);
+        let p = schedule(&profile, &pod, &nodes, &mut next, &mut rng).unwrap();
+        assert_eq!((p.feasible, next), (144, 288));
+        assert!(
+            p.node.as_str() >= "n144" && p.node.as_str() < "n288",
+            "{}",
+            p.node
+        );
+        // The third wraps around.
+        schedule(&profile, &pod, &nodes, &mut next, &mut rng).unwrap();
+        assert_eq!(next % 300, 132);
     }
 
     #[test]

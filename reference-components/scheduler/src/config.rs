@@ -137,7 +137,8 @@ pub struct ProfileConfig {
     /// Arguments of plugins.
     #[serde(default)]
     pub plugin_config: Vec<PluginConfig>,
-    /// Accepted; this scheduler filters every node.
+    /// The share of nodes (percent) a cycle filters before it stops looking, over the
+    /// configuration's; `0`: adaptive.
     #[serde(default)]
     pub percentage_of_nodes_to_score: Option<i32>,
 }
@@ -172,7 +173,9 @@ pub struct KubeSchedulerConfiguration {
     /// Accepted; scheduling cycles run one at a time.
     #[serde(default)]
     pub parallelism: Option<i32>,
-    /// Accepted; this scheduler filters every node.
+    /// The share of nodes (percent) a cycle filters before it stops looking once it has found
+    /// that many feasible ones; `0` or absent: adaptive (`50 - nodes/125`, at least 5 %), and
+    /// never fewer than 100 nodes.
     #[serde(default)]
     pub percentage_of_nodes_to_score: Option<i32>,
     /// Accepted; this scheduler serves neither.
@@ -222,6 +225,14 @@ impl KubeSchedulerConfiguration {
                 api_version: config.api_version,
                 kind: config.kind,
             });
+        }
+        if let Some(pct) = config
+            .percentage_of_nodes_to_score
+            .filter(|v| !(0..=100).contains(v))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "percentageOfNodesToScore {pct} is not in 0..=100"
+            )));
         }
         config.profiles()?;
         if config.pod_initial_backoff_seconds == 0 {
@@ -280,7 +291,13 @@ impl KubeSchedulerConfiguration {
                         p.scheduler_name
                     )));
                 }
-                Profile::build(p).map_err(|source| ConfigError::Profile {
+                if let Some(pct) = p.percentage_of_nodes_to_score.filter(|v| !(0..=100).contains(v)) {
+                    return Err(ConfigError::Invalid(format!(
+                        "profile {:?}: percentageOfNodesToScore {pct} is not in 0..=100",
+                        p.scheduler_name
+                    )));
+                }
+                Profile::build(p, self.percentage_of_nodes_to_score).map_err(|source| ConfigError::Profile {
                     name: p.scheduler_name.clone(),
                     source,
                 })
@@ -394,6 +411,10 @@ profiles:
                 .contains("extension point \"bind\"")
         );
         assert!(err("leaderElection: {leaseDuration: soon}\n").contains("soon"));
+        assert!(
+            err("percentageOfNodesToScore: 101\n").contains("percentageOfNodesToScore 101 is not in 0..=100")
+        );
+        assert!(err("profiles: [{percentageOfNodesToScore: -1}]\n").contains("is not in 0..=100"));
         let other = KubeSchedulerConfiguration::parse(
             "apiVersion: kubescheduler.config.k8s.io/v1beta3\nkind: KubeSchedulerConfiguration\n",
         )

@@ -45,6 +45,9 @@ pub struct Profile {
     pub filters: Vec<(String, Arc<dyn FilterPlugin>)>,
     /// Scores with their weights, in order.
     pub scores: Vec<(String, Arc<dyn ScorePlugin>, i64)>,
+    /// The share of nodes a cycle filters before it stops looking (`percentageOfNodesToScore`,
+    /// the profile's or the configuration's; `None` or `0`: adaptive).
+    pub percentage_of_nodes_to_score: Option<i32>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -75,7 +78,10 @@ fn disable(point: &mut Point, set: &PluginSet) {
 
 impl Profile {
     /// Builds the profile `config` describes.
-    pub fn build(config: &ProfileConfig) -> Result<Self, ProfileError> {
+    pub fn build(
+        config: &ProfileConfig,
+        percentage_of_nodes_to_score: Option<i32>,
+    ) -> Result<Self, ProfileError> {
         let args = |name: &str| {
             config
                 .plugin_config
@@ -160,6 +166,9 @@ impl Profile {
             name: config.scheduler_name.clone(),
             filters,
             scores,
+            percentage_of_nodes_to_score: config
+                .percentage_of_nodes_to_score
+                .or(percentage_of_nodes_to_score),
         })
     }
 

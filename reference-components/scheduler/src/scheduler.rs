@@ -95,6 +95,7 @@ impl Scheduler {
             attempts: Mutex::new(HashMap::new()),
             backoff: self.backoff,
             metrics: self.metrics.clone(),
+            next_start: Mutex::new(0),
         });
         let handlers = [
             pods.add_handler(PodEvents(shared.clone()), HandlerOptions::default()),
@@ -151,6 +152,8 @@ struct Shared {
     attempts: Mutex<HashMap<ObjectKey, u32>>,
     backoff: (Duration, Duration),
     metrics: Arc<SchedulerMetrics>,
+    /// Where the next cycle starts filtering (`nextStartNodeIndex`).
+    next_start: Mutex<usize>,
 }
 
 fn scheduler_name(pod: &Pod) -> &str {
@@ -196,7 +199,10 @@ impl Shared {
         };
         let info = Arc::new(PodInfo::new(pod.clone()));
         let nodes = self.cache.snapshot();
-        match algorithm::schedule(profile, &info, &nodes, &mut rand::rng()) {
+        let mut next_start = self.next_start.lock();
+        let decision = algorithm::schedule(profile, &info, &nodes, &mut next_start, &mut rand::rng());
+        drop(next_start);
+        match decision {
             Ok(placement) => {
                 tracing::debug!(pod = %key, node = %placement.node, feasible = placement.feasible, "assuming pod");
                 self.cache.assume(info, &placement.node);
