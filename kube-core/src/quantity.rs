@@ -2,7 +2,7 @@
 //! compare, take the integer or milli value, and print in Kubernetes' canonical form (`0.5`
 //! prints as `500m`, `1024Mi` as `1Gi`).
 //!
-//! k8s-openapi's [`Quantity`](k8s_openapi::apimachinery::pkg::api::resource::Quantity) holds
+//! k8s-openapi's [`Quantity`] holds
 //! the text; [`ParsedQuantity`] is its value.
 //!
 //! ```
