@@ -24,23 +24,13 @@ where
     eventually_within(TIMEOUT, what, check).await
 }
 
-/// Poll `check` every 25 ms until it returns `Some`, or fail after `within`.
-pub async fn eventually_within<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+/// Poll `check` until it returns `Some`, or fail after `within`.
+pub async fn eventually_within<T, F, Fut>(within: Duration, what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    reference_apiserver::testing::eventually(within, what, check).await
 }
 
 /// An in-process apiserver with the `ConfigMapGenerator` CRD (generated from the Rust types)

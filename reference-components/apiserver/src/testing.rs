@@ -8,9 +8,11 @@
 //! # }
 //! ```
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -88,4 +90,25 @@ pub fn kubeconfig_yaml(server: &str) -> String {
          users:\n- name: reference\n  user: {{}}\ncontexts:\n- name: reference\n  context:\n    cluster: reference\n    user: reference\n    namespace: default\n\
          current-context: reference\npreferences: {{}}\n"
     )
+}
+
+/// Polls `probe` every 20 ms until it returns `Some`, for at most `timeout`; panics naming
+/// `what` when time runs out. The tests' way to wait for something to happen (never a bare
+/// sleep).
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

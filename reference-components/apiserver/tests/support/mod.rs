@@ -5,37 +5,17 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::future::Future;
-use std::time::Duration;
-
 use http::Request;
 use kube_client::Client;
 use kube_core::Status;
 use serde_json::Value;
-use tokio::time::Instant;
 
 mod process;
 #[allow(unused_imports)] // as dead_code above
 pub use process::*;
 
-/// Poll `probe` until it returns `Some`, at most `timeout`; panics naming `what` on timeout.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+#[allow(unused_imports)] // as dead_code above
+pub use reference_apiserver::testing::eventually;
 
 /// What a raw request got.
 #[derive(Debug)]
