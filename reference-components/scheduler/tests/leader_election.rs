@@ -265,3 +265,37 @@ async fn a_bad_configuration_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_leader_cut_off_from_the_apiserver_stops_and_exits_non_zero() {
+    let (server, client) = server().await;
+    let kubeconfig = kubeconfig(&server);
+    let args: Vec<&str> = [
+        "--kubeconfig",
+        kubeconfig.path().to_str().unwrap(),
+        "--health-address=off",
+    ]
+    .into_iter()
+    .chain(TIMINGS)
+    .collect();
+    let mut replica = Replica::spawn(&args);
+    eventually("the replica to take the Lease", || async {
+        lease(&client)
+            .await
+            .map(|l| holder(&l).to_owned())
+            .filter(|h| !h.is_empty())
+    })
+    .await;
+    // The apiserver goes away: renewals fail, and after the renew deadline (1.5 s) the leader
+    // stops and the process exits 1, for its supervisor to restart it as a fresh candidate.
+    drop(server);
+    let status = tokio::time::timeout(Duration::from_secs(20), replica.child.wait())
+        .await
+        .expect("exits once leadership is lost")
+        .expect("wait");
+    assert_eq!(status.code(), Some(1), "{}", replica.log());
+    eventually("the last words in the log", || async {
+        replica.log().contains("leader election lost").then_some(())
+    })
+    .await;
+}
