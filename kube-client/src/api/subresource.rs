@@ -140,10 +140,23 @@ struct Eviction {
 impl Api<Pod> {
     /// Bind a pod to a node (`pods/{name}/binding`), as a scheduler does.
     pub async fn bind(&self, name: &str, node_name: &str) -> Result<Status> {
+        self.bind_uid(name, None, node_name).await
+    }
+
+    /// [`bind`](Self::bind) only if the pod of that name still has this `uid` (else `409
+    /// Conflict`), as kube-scheduler's default binder sends it: a binding decided for a pod that
+    /// was deleted and created again under the same name (a StatefulSet's, say) does not land
+    /// on its successor.
+    pub async fn bind_with_uid(&self, name: &str, uid: &str, node_name: &str) -> Result<Status> {
+        self.bind_uid(name, Some(uid), node_name).await
+    }
+
+    async fn bind_uid(&self, name: &str, uid: Option<&str>, node_name: &str) -> Result<Status> {
         let binding = Binding {
             metadata: ObjectMeta {
                 name: Some(name.to_string()),
                 namespace: self.namespace.clone(),
+                uid: uid.map(str::to_owned),
                 ..ObjectMeta::default()
             },
             target: ObjectReference {

@@ -380,6 +380,33 @@ async fn finalizers_and_graceful_pod_deletion() {
     assert!(err.is_conflict(), "{err}");
     let bound = pods.get("bound").await.unwrap();
     assert_eq!(bound.spec.as_ref().unwrap().node_name.as_deref(), Some("node-1"));
+    // A binding for another pod of the same name (uid precondition), and one for a gated pod,
+    // are conflicts too.
+    let created = pods.create(&PostParams::default(), &pod("again")).await.unwrap();
+    let err = pods
+        .bind_with_uid("again", "some-older-uid", "node-1")
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_conflict() && err.to_string().contains("UID in precondition: some-older-uid"),
+        "{err}"
+    );
+    let uid = created.metadata.uid.unwrap();
+    pods.bind_with_uid("again", &uid, "node-1").await.unwrap();
+    let mut gated = pod("gated");
+    gated.spec.as_mut().unwrap().scheduling_gates =
+        Some(vec![k8s_openapi::api::core::v1::PodSchedulingGate {
+            name: "example.com/wait".into(),
+        }]);
+    pods.create(&PostParams::default(), &gated).await.unwrap();
+    let err = pods.bind("gated", "node-1").await.unwrap_err();
+    assert!(
+        err.is_conflict()
+            && err
+                .to_string()
+                .contains("pod gated has non-empty .spec.schedulingGates"),
+        "{err}"
+    );
     let terminating = pods
         .delete("bound", &DeleteParams::default())
         .await

@@ -245,8 +245,36 @@ async fn bind(ctx: &Ctx) -> HandlerResult {
             }],
         ));
     }
+    // The binding's uid and resourceVersion, when set, are preconditions on the pod (a binding
+    // meant for a pod that was deleted and created again under the same name must not land).
+    let want_uid = binding
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty());
+    let want_rv = binding
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty());
     guaranteed_update(ctx, Part::System, |current| {
         let current = current.ok_or_else(|| Status::not_found("pods", ctx.name()))?;
+        let meta = |field: &str| current.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default();
+        if let Some(want) = want_uid.filter(|want| *want != meta("uid")) {
+            return Err(Status::conflict(
+                "pods",
+                ctx.name(),
+                &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {}", meta("uid")),
+            ));
+        }
+        if let Some(want) = want_rv.filter(|want| *want != meta("resourceVersion")) {
+            return Err(Status::conflict(
+                "pods",
+                ctx.name(),
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                    meta("resourceVersion")
+                ),
+            ));
+        }
         if current.pointer("/metadata/deletionTimestamp").is_some() {
             return Err(Status::conflict(
                 "pods",
@@ -263,6 +291,18 @@ async fn bind(ctx: &Ctx) -> HandlerResult {
                 "pods",
                 ctx.name(),
                 &format!("pod {} is already assigned to node \"{bound}\"", ctx.name()),
+            ));
+        }
+        // Reject binding a pod that is not ready to be scheduled.
+        if current
+            .pointer("/spec/schedulingGates")
+            .and_then(Value::as_array)
+            .is_some_and(|gates| !gates.is_empty())
+        {
+            return Err(Status::conflict(
+                "pods",
+                ctx.name(),
+                &format!("pod {} has non-empty .spec.schedulingGates", ctx.name()),
             ));
         }
         let mut next = current.clone();
