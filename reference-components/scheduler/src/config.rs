@@ -81,7 +81,7 @@ pub struct ClientConnection {
 pub struct PluginRef {
     /// The plugin's name, or `*` in `disabled` for all defaults.
     pub name: String,
-    /// Its score weight; absent or 0: the plugin's default.
+    /// Its score weight; absent or 0: 1, as kube-scheduler reads it.
     #[serde(default)]
     pub weight: Option<i64>,
 }
@@ -309,6 +309,7 @@ impl KubeSchedulerConfiguration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::Profile;
 
     #[test]
     fn a_full_file_decodes() {
@@ -364,6 +365,39 @@ profiles:
     }
 
     #[test]
+    fn plugin_sets_merge_as_kube_scheduler_merges_them() {
+        let profile = |plugins: &str| {
+            let text = format!(
+                "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles: [{{plugins: {plugins}}}]\n"
+            );
+            KubeSchedulerConfiguration::parse(&text)
+                .unwrap()
+                .profiles()
+                .unwrap()
+                .remove(0)
+        };
+        let filters = |p: &Profile| p.filters.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        // Enabling a default again without a weight gives it weight 1, in place.
+        let p = profile("{score: {enabled: [{name: TaintToleration}]}}");
+        assert_eq!(p.score_weights()[0], ("TaintToleration", 1));
+        // A point's own disable wins over multiPoint, and `*` there drops every multiPoint plugin.
+        let p =
+            profile("{multiPoint: {enabled: [{name: NodePorts}]}, filter: {disabled: [{name: NodePorts}]}}");
+        assert!(
+            !filters(&p).contains(&"NodePorts".to_owned()),
+            "{:?}",
+            filters(&p)
+        );
+        let p = profile("{filter: {disabled: [{name: \"*\"}], enabled: [{name: NodeResourcesFit}]}}");
+        assert_eq!(filters(&p), ["NodeResourcesFit"]);
+        assert_eq!(p.scores.len(), 4, "score keeps its plugins");
+        // multiPoint's own disable removes a plugin from every point.
+        let p = profile("{multiPoint: {disabled: [{name: TaintToleration}]}}");
+        assert!(!filters(&p).contains(&"TaintToleration".to_owned()));
+        assert!(p.score_weights().iter().all(|(n, _)| *n != "TaintToleration"));
+    }
+
+    #[test]
     fn defaults_when_the_file_says_little() {
         let config = KubeSchedulerConfiguration::parse(
             "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
@@ -411,6 +445,14 @@ profiles:
                 .contains("extension point \"bind\"")
         );
         assert!(err("leaderElection: {leaseDuration: soon}\n").contains("soon"));
+        assert!(
+            err("profiles: [{pluginConfig: [{name: NodeAffinity, args: {addedAffinity: {}}}]}]\n")
+                .contains("plugin \"NodeAffinity\" takes no arguments in this scheduler")
+        );
+        assert!(
+            err("profiles: [{plugins: {score: {enabled: [{name: NodeAffinity, weight: 101}]}}}]\n")
+                .contains("not in 1..=100")
+        );
         assert!(
             err("percentageOfNodesToScore: 101\n").contains("percentageOfNodesToScore 101 is not in 0..=100")
         );

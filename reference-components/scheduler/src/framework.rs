@@ -163,7 +163,8 @@ fn non_zero(c: &Container) -> Resources {
 
 /// A pod's effective requests from each container's requests as `of` reads them: regular
 /// containers and restartable init containers (sidecars) run together; each regular init
-/// container runs alone beside the sidecars started before it; overhead comes on top.
+/// container runs alone beside the sidecars started before it; pod-level requests replace the
+/// sum for what they name; overhead comes on top.
 fn pod_requests(pod: &Pod, of: fn(&Container) -> Resources) -> Resources {
     let Some(spec) = pod.spec.as_ref() else {
         return Resources::default();
@@ -187,6 +188,22 @@ fn pod_requests(pod: &Pod, of: fn(&Container) -> Resources) -> Resources {
         }
     }
     running.set_max(&init_peak);
+    // Pod-level requests (`spec.resources`, beta and on since 1.34) replace the containers'
+    // sum for the resources they name.
+    if let Some(pod_level) = spec.resources.as_ref().and_then(|r| r.requests.as_ref()) {
+        let named = |name: &str| pod_level.contains_key(name);
+        let set = Resources::from_list(pod_level);
+        if named("cpu") {
+            running.milli_cpu = set.milli_cpu;
+        }
+        if named("memory") {
+            running.memory = set.memory;
+        }
+        if named("ephemeral-storage") {
+            running.ephemeral_storage = set.ephemeral_storage;
+        }
+        running.scalar.extend(set.scalar);
+    }
     if let Some(overhead) = &spec.overhead {
         running.add(&Resources::from_list(overhead));
     }
@@ -205,7 +222,15 @@ impl PodInfo {
         let host_ports = pod
             .spec
             .iter()
-            .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+            // Regular init containers have finished before the pod runs: only sidecars keep ports.
+            .flat_map(|s| {
+                let sidecars = s
+                    .init_containers
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+                s.containers.iter().chain(sidecars)
+            })
             .flat_map(|c| c.ports.iter().flatten())
             .filter_map(|p| {
                 let port = p.host_port.filter(|port| *port > 0)?;
@@ -391,6 +416,16 @@ mod tests {
         }));
         assert_eq!(p.requests.milli_cpu, 450);
         assert_eq!(p.requests.memory, 16 * 1024 * 1024);
+        // Pod-level requests replace the containers' sum for what they name.
+        let p = pod(json!({
+            "containers": [c("100m", "64Mi"), c("100m", "64Mi")],
+            "resources": {"requests": {"cpu": "1"}},
+            "overhead": {"cpu": "10m"},
+        }));
+        assert_eq!(
+            (p.requests.milli_cpu, p.requests.memory),
+            (1010, 128 * 1024 * 1024)
+        );
     }
 
     #[test]
@@ -419,6 +454,16 @@ mod tests {
         assert!(node.remove_pod(&p.key));
         assert!(node.requested.is_zero() && node.used_ports.is_empty() && node.non_zero_requested == (0, 0));
         assert!(!node.remove_pod(&p.key));
+        // Host ports of a regular init container are free again once it finished; a sidecar's
+        // are held.
+        let mut init = c("1m", "1Mi");
+        init["ports"] = json!([{"containerPort": 80, "hostPort": 9000}]);
+        let mut sidecar = init.clone();
+        sidecar["name"] = json!("sidecar");
+        sidecar["restartPolicy"] = json!("Always");
+        sidecar["ports"] = json!([{"containerPort": 81, "hostPort": 9001}]);
+        let p = pod(json!({"containers": [c("1m", "1Mi")], "initContainers": [init, sidecar]}));
+        assert_eq!(p.host_ports.iter().map(|h| h.port).collect::<Vec<_>>(), [9001]);
     }
 
     #[test]

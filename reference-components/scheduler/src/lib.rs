@@ -8,8 +8,9 @@
 //! [`ScorePlugin`](framework::ScorePlugin)s, picks the best (at random among equals), assumes
 //! the pod there and binds it through `pods/binding` in the background. A pod that fits
 //! nowhere gets kube-scheduler's `FailedScheduling` event and `PodScheduled=False` condition
-//! with the same `0/N nodes are available: ...` text, and waits for a node or pod change (with
-//! backoff) before the next try.
+//! with its `0/N nodes are available: ...` text (without the ` preemption: ...` part
+//! kube-scheduler appends, preemption not being built), and waits for a node or pod change
+//! (with backoff) before the next try. Pods with scheduling gates wait until the gates are gone.
 //!
 //! [`config::KubeSchedulerConfiguration`] reads kube-scheduler's configuration file (profiles,
 //! plugin weights, `NodeResourcesFit` scoring, backoff, client connection, leader election);

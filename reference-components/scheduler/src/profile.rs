@@ -26,6 +26,9 @@ pub enum ProfileError {
         "extension point {0:?} is not built in this scheduler; only filter and score plugins can be enabled"
     )]
     Point(String),
+    /// `pluginConfig` arguments for a plugin that reads none in this scheduler.
+    #[error("plugin {0:?} takes no arguments in this scheduler")]
+    Args(String),
     /// A score weight out of range.
     #[error("plugin {name:?}: score weight {weight} is not in 1..=100")]
     Weight {
@@ -63,21 +66,40 @@ impl std::fmt::Debug for Profile {
     }
 }
 
-/// One extension point's list while merging: (name, weight).
-type Point = Vec<(String, i64)>;
+/// One list while merging: (name, weight as configured; `None` or `0` mean 1).
+type Point = Vec<(String, Option<i64>)>;
 
-fn disable(point: &mut Point, set: &PluginSet) {
-    for d in &set.disabled {
-        if d.name == "*" {
-            point.clear();
-        } else {
-            point.retain(|(n, _)| *n != d.name);
-        }
+fn disabled(set: &PluginSet, name: &str) -> bool {
+    set.disabled.iter().any(|d| d.name == name || d.name == "*")
+}
+
+/// Adds `name` to `point`, or replaces it in place (which is how a weight changes).
+fn enable(point: &mut Point, name: &str, weight: Option<i64>) {
+    match point.iter_mut().find(|(n, _)| n == name) {
+        Some(slot) => slot.1 = weight,
+        None => point.push((name.to_owned(), weight)),
+    }
+}
+
+/// A configured weight: `None` and `0` are 1 (kube-scheduler's `getScoreWeights`); otherwise
+/// 1..=100.
+fn weight(name: &str, weight: Option<i64>) -> Result<i64, ProfileError> {
+    match weight.unwrap_or(0) {
+        0 => Ok(1),
+        w if (1..=100).contains(&w) => Ok(w),
+        weight => Err(ProfileError::Weight {
+            name: name.to_owned(),
+            weight,
+        }),
     }
 }
 
 impl Profile {
-    /// Builds the profile `config` describes.
+    /// Builds the profile `config` describes, merging as kube-scheduler does: the default
+    /// plugins are `multiPoint` plugins; the profile's `multiPoint` set disables and enables
+    /// among them; each extension point then takes every `multiPoint` plugin that implements it
+    /// and that the point's own set does not disable (`*` at a point disables them all there),
+    /// and finally the point's own `enabled` plugins, appended or replacing in place.
     pub fn build(
         config: &ProfileConfig,
         percentage_of_nodes_to_score: Option<i32>,
@@ -95,72 +117,56 @@ impl Profile {
                 return Err(ProfileError::Point(point.clone()));
             }
         }
-        // The defaults, per point.
-        let mut filter: Point = Vec::new();
-        let mut score: Point = Vec::new();
+        for c in &config.plugin_config {
+            plugin(&c.name)?;
+            let empty = c.args.is_null() || c.args.as_object().is_some_and(|o| o.is_empty());
+            if !empty && !plugins::TAKES_ARGS.contains(&c.name.as_str()) {
+                return Err(ProfileError::Args(c.name.clone()));
+            }
+        }
+        // The multiPoint list: the defaults with their weights, then the profile's set.
+        let mut multi: Point = Vec::new();
         for name in plugins::DEFAULTS {
-            let p = plugin(name)?;
-            if p.filter.is_some() {
-                filter.push((name.to_string(), 0));
-            }
-            if p.score.is_some() {
-                score.push((name.to_string(), p.default_weight));
+            if !disabled(&config.plugins.multi_point, name) {
+                multi.push((name.to_string(), Some(plugin(name)?.default_weight)));
             }
         }
-        // multiPoint first, then each point's own set.
-        let multi = &config.plugins.multi_point;
-        disable(&mut filter, multi);
-        disable(&mut score, multi);
-        disable(&mut filter, &config.plugins.filter);
-        disable(&mut score, &config.plugins.score);
-        let enable =
-            |point: &mut Point, name: &str, weight: i64| match point.iter_mut().find(|(n, _)| n == name) {
-                Some(slot) => slot.1 = weight,
-                None => point.push((name.to_owned(), weight)),
+        for e in &config.plugins.multi_point.enabled {
+            plugin(&e.name)?;
+            enable(&mut multi, &e.name, e.weight);
+        }
+        // Each point: the multiPoint plugins it has and does not disable, then its own.
+        let expand =
+            |set: &PluginSet, point: &'static str, has: fn(&Plugin) -> bool| -> Result<Point, ProfileError> {
+                let mut list = Point::new();
+                for (name, w) in &multi {
+                    if !disabled(set, name) && has(&plugin(name)?) {
+                        list.push((name.clone(), *w));
+                    }
+                }
+                for e in &set.enabled {
+                    if !has(&plugin(&e.name)?) {
+                        return Err(ProfileError::NotAtPoint {
+                            name: e.name.clone(),
+                            point,
+                        });
+                    }
+                    enable(&mut list, &e.name, e.weight);
+                }
+                Ok(list)
             };
-        let weight_of = |p: &Plugin, name: &str, weight: Option<i64>| match weight.filter(|w| *w != 0) {
-            None => Ok(p.default_weight),
-            Some(w) if (1..=100).contains(&w) => Ok(w),
-            Some(weight) => Err(ProfileError::Weight {
-                name: name.to_owned(),
-                weight,
-            }),
-        };
-        for e in &multi.enabled {
-            let p = plugin(&e.name)?;
-            if p.filter.is_some() {
-                enable(&mut filter, &e.name, 0);
-            }
-            if p.score.is_some() {
-                enable(&mut score, &e.name, weight_of(&p, &e.name, e.weight)?);
-            }
-        }
-        for e in &config.plugins.filter.enabled {
-            if plugin(&e.name)?.filter.is_none() {
-                return Err(ProfileError::NotAtPoint {
-                    name: e.name.clone(),
-                    point: "filter",
-                });
-            }
-            enable(&mut filter, &e.name, 0);
-        }
-        for e in &config.plugins.score.enabled {
-            let p = plugin(&e.name)?;
-            if p.score.is_none() {
-                return Err(ProfileError::NotAtPoint {
-                    name: e.name.clone(),
-                    point: "score",
-                });
-            }
-            enable(&mut score, &e.name, weight_of(&p, &e.name, e.weight)?);
-        }
+        let filter = expand(&config.plugins.filter, "filter", |p| p.filter.is_some())?;
+        let score = expand(&config.plugins.score, "score", |p| p.score.is_some())?;
         let filters = filter
             .into_iter()
             .map(|(name, _)| Ok((name.clone(), plugin(&name)?.filter.expect("checked above"))))
             .collect::<Result<_, ProfileError>>()?;
         let scores = score
             .into_iter()
-            .map(|(name, weight)| Ok((name.clone(), plugin(&name)?.score.expect("checked above"), weight)))
+            .map(|(name, w)| {
+                let w = weight(&name, w)?;
+                Ok((name.clone(), plugin(&name)?.score.expect("checked above"), w))
+            })
             .collect::<Result<_, ProfileError>>()?;
         Ok(Self {
             name: config.scheduler_name.clone(),

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
@@ -96,6 +97,7 @@ impl Scheduler {
             backoff: self.backoff,
             metrics: self.metrics.clone(),
             next_start: Mutex::new(0),
+            moves: AtomicU64::new(0),
         });
         let handlers = [
             pods.add_handler(PodEvents(shared.clone()), HandlerOptions::default()),
@@ -154,6 +156,8 @@ struct Shared {
     metrics: Arc<SchedulerMetrics>,
     /// Where the next cycle starts filtering (`nextStartNodeIndex`).
     next_start: Mutex<usize>,
+    /// Cluster changes that could make parked pods fit, counted (`moveRequestCycle`).
+    moves: AtomicU64,
 }
 
 fn scheduler_name(pod: &Pod) -> &str {
@@ -164,6 +168,15 @@ fn scheduler_name(pod: &Pod) -> &str {
         .unwrap_or(DEFAULT_SCHEDULER_NAME)
 }
 
+/// Whether the pod waits for its scheduling gates to be removed (the `SchedulingGates` plugin):
+/// not scheduled until then.
+fn is_gated(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.scheduling_gates.as_ref())
+        .is_some_and(|g| !g.is_empty())
+}
+
 fn is_bound(pod: &Pod) -> bool {
     pod.spec
         .as_ref()
@@ -171,10 +184,31 @@ fn is_bound(pod: &Pod) -> bool {
         .is_some_and(|n| !n.is_empty())
 }
 
+/// The longest event note kube-scheduler writes; longer ones are cut and end in `" ..."`.
+const NOTE_LIMIT: usize = 1024;
+
+/// `truncateMessage`: at most [`NOTE_LIMIT`] bytes, the cut marked with `" ..."`.
+fn truncate_message(message: &str) -> String {
+    if message.len() <= NOTE_LIMIT {
+        return message.to_owned();
+    }
+    let mut end = NOTE_LIMIT - 4;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} ...", &message[..end])
+}
+
 /// How a failed attempt is reported.
 enum Failure {
-    /// No node fits: `PodScheduled=False, reason Unschedulable`, parked until the cluster changes.
-    Unschedulable(FitError),
+    /// No node fits: `PodScheduled=False, reason Unschedulable`, parked until the cluster changes
+    /// (or retried after the backoff if it changed while the cycle ran).
+    Unschedulable {
+        /// Why.
+        fit: FitError,
+        /// Whether a cluster change happened after the cycle took its snapshot.
+        missed_a_change: bool,
+    },
     /// Something went wrong (a binding the apiserver refused): `reason SchedulerError`, retried
     /// after the backoff.
     Error(String),
@@ -191,13 +225,20 @@ impl Shared {
         let Some(pod) = self.pods.get(key) else {
             return;
         };
-        if is_bound(&pod) || pod.metadata.deletion_timestamp.is_some() || self.cache.is_assumed(key) {
+        if is_bound(&pod)
+            || is_gated(&pod)
+            || pod.metadata.deletion_timestamp.is_some()
+            || self.cache.is_assumed(key)
+        {
             return;
         }
         let Some(profile) = self.profiles.get(scheduler_name(&pod)) else {
             return;
         };
         let info = Arc::new(PodInfo::new(pod.clone()));
+        // Cluster changes from here on may be missed by this cycle's snapshot: a failure then
+        // retries after the backoff instead of waiting for the next change.
+        let moves_seen = self.moves.load(Ordering::SeqCst);
         let nodes = self.cache.snapshot();
         let mut next_start = self.next_start.lock();
         let decision = algorithm::schedule(profile, &info, &nodes, &mut next_start, &mut rand::rng());
@@ -212,7 +253,8 @@ impl Shared {
             }
             Err(fit) => {
                 tracing::info!(pod = %key, reason = %fit, "unable to schedule pod");
-                self.fail(&pod, key, Failure::Unschedulable(fit));
+                let missed_a_change = self.moves.load(Ordering::SeqCst) != moves_seen;
+                self.fail(&pod, key, Failure::Unschedulable { fit, missed_a_change });
             }
         }
     }
@@ -220,7 +262,8 @@ impl Shared {
     /// Binds the assumed pod; reports the outcome.
     async fn bind(self: Arc<Self>, pod: Arc<Pod>, key: ObjectKey, node: String) {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), key.namespace().unwrap_or_default());
-        match api.bind(&key.name, &node).await {
+        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+        match api.bind_with_uid(&key.name, uid, &node).await {
             Ok(_) => {
                 tracing::info!(pod = %key, %node, "bound pod");
                 self.attempts.lock().remove(&key);
@@ -241,7 +284,8 @@ impl Shared {
                     return;
                 }
                 tracing::warn!(pod = %key, %node, error = %err, "binding failed");
-                self.fail(&pod, &key, Failure::Error(format!("Binding rejected: {err}")));
+                let message = format!("binding rejected: running Bind plugin \"DefaultBinder\": {err}");
+                self.fail(&pod, &key, Failure::Error(message));
             }
         }
     }
@@ -257,11 +301,18 @@ impl Shared {
         let (initial, max) = self.backoff;
         let backoff = initial.saturating_mul(1 << (attempts - 1).min(20)).min(max);
         let (reason, message) = match &failure {
-            Failure::Unschedulable(fit) => ("Unschedulable", fit.to_string()),
+            Failure::Unschedulable { fit, .. } => ("Unschedulable", fit.to_string()),
             Failure::Error(message) => ("SchedulerError", message.clone()),
         };
         match failure {
-            Failure::Unschedulable(_) => {
+            Failure::Unschedulable {
+                missed_a_change: true,
+                ..
+            } => {
+                self.metrics.attempt(scheduler_name(pod), Outcome::Unschedulable);
+                self.queue.add_after(key.clone(), backoff);
+            }
+            Failure::Unschedulable { .. } => {
                 self.metrics.attempt(scheduler_name(pod), Outcome::Unschedulable);
                 let mut parked = self.parked.lock();
                 parked.insert(key.clone(), Instant::now() + backoff);
@@ -278,7 +329,7 @@ impl Shared {
             EventType::Warning,
             "FailedScheduling",
             "Scheduling",
-            message.clone(),
+            truncate_message(&message),
         );
         self.set_unscheduled_condition(pod, key, reason, message);
     }
@@ -349,6 +400,7 @@ impl Shared {
 
     /// Something changed that may let parked pods fit: each goes back once its backoff ends.
     fn move_parked(&self, why: &str) {
+        self.moves.fetch_add(1, Ordering::SeqCst);
         let parked: Vec<(ObjectKey, Instant)> = self.parked.lock().drain().collect();
         self.metrics.set_unschedulable(0);
         if parked.is_empty() {
@@ -383,6 +435,7 @@ impl EventHandler<Pod> for PodEvents {
         let s = &self.0;
         s.cache.update_pod(pod);
         if !is_bound(pod)
+            && !is_gated(pod)
             && s.is_ours(pod)
             && let Some(key) = ObjectKey::from_obj(pod.as_ref())
         {
@@ -448,5 +501,19 @@ impl EventHandler<Node> for NodeEvents {
         self.0
             .cache
             .remove_node(node.metadata.name.as_deref().unwrap_or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_notes_are_cut_as_kube_scheduler_cuts_them() {
+        assert_eq!(truncate_message("short"), "short");
+        let long = "é".repeat(600); // 1200 bytes
+        let cut = truncate_message(&long);
+        assert!(cut.len() <= NOTE_LIMIT && cut.ends_with(" ..."), "{}", cut.len());
+        assert!(long.starts_with(cut.trim_end_matches(" ...")));
     }
 }

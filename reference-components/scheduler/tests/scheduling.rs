@@ -319,3 +319,34 @@ profiles:
     }
     assert_eq!(placed.len(), 1, "packed pods spread: {placed:?}");
 }
+
+#[tokio::test]
+async fn gated_pods_wait_for_their_gates_to_go() {
+    let (_server, client) = server().await;
+    node(&client, "n1", "4", "8Gi", 110, json!({})).await;
+    let _stop = start(&client, &KubeSchedulerConfiguration::default()).drop_guard();
+    pod(
+        &client,
+        "gated",
+        "100m",
+        json!({"spec": {"schedulingGates": [{"name": "example.com/quota"}]}}),
+    )
+    .await;
+    pod(&client, "free", "100m", json!({})).await;
+    // The ungated pod created after it is placed; the gated one is neither bound nor reported.
+    assert_eq!(bound_node(&client, "free").await, "n1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(node_of(&client, "gated").await, None);
+    assert!(events(&client, "gated", "FailedScheduling").await.is_empty());
+    // Removing the gate (a spec change) lets it in.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let ungate = json!([{"op": "remove", "path": "/spec/schedulingGates"}]);
+    pods.patch(
+        "gated",
+        &kube_core::params::PatchParams::default(),
+        &kube_core::Patch::<()>::Json(serde_json::from_value(ungate).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bound_node(&client, "gated").await, "n1");
+}

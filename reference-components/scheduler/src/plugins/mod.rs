@@ -77,28 +77,40 @@ pub const DEFAULTS: &[&str] = &[
     "NodeResourcesBalancedAllocation",
 ];
 
+/// The plugins that read `pluginConfig` arguments here; arguments for any other are an error.
+pub const TAKES_ARGS: &[&str] = &["NodeResourcesFit", "NodeResourcesBalancedAllocation"];
+
 /// The names the registry knows.
 pub fn names() -> Vec<&'static str> {
     DEFAULTS.to_vec()
 }
 
+/// Decodes a plugin's arguments (`None`: an empty object, so the defaults).
+fn decode<T: serde::de::DeserializeOwned>(name: &str, args: Option<&Value>) -> Result<T, PluginError> {
+    let args = args
+        .cloned()
+        .filter(|a| !a.is_null())
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    serde_json::from_value(args).map_err(|source| PluginError::Args {
+        name: name.to_owned(),
+        source,
+    })
+}
+
 /// Builds the plugin called `name` with its `pluginConfig` arguments (`None`: the defaults).
 pub fn registry(name: &str, args: Option<&Value>) -> Result<Plugin, PluginError> {
-    let decode = |args: Option<&Value>| {
-        serde_json::from_value(args.cloned().unwrap_or_else(|| Value::Object(Default::default()))).map_err(
-            |source| PluginError::Args {
-                name: name.to_owned(),
-                source,
-            },
-        )
-    };
     Ok(match name {
         "NodeUnschedulable" => filter_only(node_unschedulable::NodeUnschedulable),
         "TaintToleration" => filter_and_score(taint_toleration::TaintToleration, 3),
         "NodeAffinity" => filter_and_score(node_affinity::NodeAffinity, 2),
         "NodePorts" => filter_only(node_ports::NodePorts),
-        "NodeResourcesFit" => filter_and_score(node_resources_fit::NodeResourcesFit::new(decode(args)?), 1),
-        "NodeResourcesBalancedAllocation" => score_only(node_resources_fit::BalancedAllocation, 1),
+        "NodeResourcesFit" => {
+            filter_and_score(node_resources_fit::NodeResourcesFit::new(decode(name, args)?), 1)
+        }
+        "NodeResourcesBalancedAllocation" => score_only(
+            node_resources_fit::BalancedAllocation::new(decode(name, args)?),
+            1,
+        ),
         other => return Err(PluginError::Unknown(other.to_owned())),
     })
 }

@@ -18,30 +18,53 @@ pub enum ScoringStrategy {
 
 /// A resource and its weight in the score (`scoringStrategy.resources`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceWeight {
     /// `cpu`, `memory`, or an extended resource.
     pub name: String,
-    /// Its weight (default 1).
-    #[serde(default = "one")]
+    /// Its weight (absent or 0: 1).
+    #[serde(default)]
     pub weight: i64,
 }
 
-fn one() -> i64 {
-    1
+/// The defaults kube-scheduler's `SetDefaults_*Args` apply: no resources means cpu and memory,
+/// a weight of 0 means 1.
+fn default_resources(mut resources: Vec<ResourceWeight>) -> Vec<ResourceWeight> {
+    if resources.is_empty() {
+        resources = ["cpu", "memory"]
+            .map(|name| ResourceWeight {
+                name: name.into(),
+                weight: 1,
+            })
+            .into();
+    }
+    for r in &mut resources {
+        if r.weight == 0 {
+            r.weight = 1;
+        }
+    }
+    resources
 }
 
-/// The plugin's arguments (`NodeResourcesFitArgs`, the part this scheduler reads).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The plugin's arguments (`NodeResourcesFitArgs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeResourcesFitArgs {
     /// How nodes are scored.
     #[serde(default)]
     pub scoring_strategy: ScoringStrategyArgs,
+    /// Extended resources the filter does not check (managed elsewhere).
+    #[serde(default)]
+    pub ignored_resources: Vec<String>,
+    /// Groups of extended resources (`example.com` for `example.com/gpu`) the filter does not
+    /// check.
+    #[serde(default)]
+    pub ignored_resource_groups: Vec<String>,
 }
 
 /// `scoringStrategy`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ScoringStrategyArgs {
     /// `LeastAllocated` or `MostAllocated`.
     #[serde(rename = "type")]
@@ -68,14 +91,27 @@ impl Default for ScoringStrategyArgs {
 #[derive(Clone, Debug, Default)]
 pub struct NodeResourcesFit {
     args: ScoringStrategyArgs,
+    ignored: Vec<String>,
+    ignored_groups: Vec<String>,
 }
 
 impl NodeResourcesFit {
-    /// The plugin with these arguments.
+    /// The plugin with these arguments (defaults applied).
     pub fn new(args: NodeResourcesFitArgs) -> Self {
+        let mut strategy = args.scoring_strategy;
+        strategy.resources = default_resources(strategy.resources);
         Self {
-            args: args.scoring_strategy,
+            args: strategy,
+            ignored: args.ignored_resources,
+            ignored_groups: args.ignored_resource_groups,
         }
+    }
+
+    fn is_ignored(&self, name: &str) -> bool {
+        self.ignored.iter().any(|r| r == name)
+            || name
+                .split_once('/')
+                .is_some_and(|(group, _)| self.ignored_groups.iter().any(|g| g == group))
     }
 }
 
@@ -104,7 +140,7 @@ impl FilterPlugin for NodeResourcesFit {
         ) {
             reasons.push("Insufficient ephemeral-storage".into());
         }
-        for (name, w) in &want.scalar {
+        for (name, w) in want.scalar.iter().filter(|(name, _)| !self.is_ignored(name)) {
             let h = have.scalar.get(name).copied().unwrap_or(0);
             let u = used.scalar.get(name).copied().unwrap_or(0);
             if short(*w, h, u) {
@@ -174,10 +210,33 @@ impl ScorePlugin for NodeResourcesFit {
     }
 }
 
-/// `NodeResourcesBalancedAllocation`: prefers nodes whose CPU and memory would be used in
-/// similar proportions with the pod on them, so that neither runs out while the other idles.
-/// Pods that request neither (BestEffort) are not scored.
-pub struct BalancedAllocation;
+/// `NodeResourcesBalancedAllocation`: prefers nodes whose resources (CPU and memory unless
+/// configured) would be used in similar proportions with the pod on them, so that none runs out
+/// while another idles. Pods that request neither CPU nor memory (BestEffort) are not scored.
+pub struct BalancedAllocation {
+    resources: Vec<String>,
+}
+
+/// The arguments of `NodeResourcesBalancedAllocation`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalancedAllocationArgs {
+    /// The resources compared (weights are read, as upstream, but do not matter here).
+    #[serde(default)]
+    pub resources: Vec<ResourceWeight>,
+}
+
+impl BalancedAllocation {
+    /// The plugin with these arguments (defaults applied).
+    pub fn new(args: BalancedAllocationArgs) -> Self {
+        Self {
+            resources: default_resources(args.resources)
+                .into_iter()
+                .map(|r| r.name)
+                .collect(),
+        }
+    }
+}
 
 impl ScorePlugin for BalancedAllocation {
     fn name(&self) -> &'static str {
@@ -188,7 +247,8 @@ impl ScorePlugin for BalancedAllocation {
         if pod.requests.milli_cpu == 0 && pod.requests.memory == 0 {
             return 0;
         }
-        let fractions: Vec<f64> = ["cpu", "memory"]
+        let fractions: Vec<f64> = self
+            .resources
             .iter()
             .filter_map(|r| requested_and_allocatable(r, pod, node, false))
             .filter(|(_, capacity)| *capacity > 0)
@@ -283,17 +343,66 @@ mod tests {
     }
 
     #[test]
+    fn arguments_take_kube_schedulers_defaults_and_typos_are_errors() {
+        let args = |v: serde_json::Value| serde_json::from_value::<NodeResourcesFitArgs>(v);
+        // No resources: cpu and memory; weight 0: 1.
+        let fit = NodeResourcesFit::new(args(json!({"scoringStrategy": {"resources": []}})).unwrap());
+        assert_eq!(
+            fit.args
+                .resources
+                .iter()
+                .map(|r| (r.name.as_str(), r.weight))
+                .collect::<Vec<_>>(),
+            [("cpu", 1), ("memory", 1)]
+        );
+        let fit = NodeResourcesFit::new(
+            args(json!({"scoringStrategy": {"resources": [{"name": "cpu", "weight": 0}]}})).unwrap(),
+        );
+        assert_eq!(fit.args.resources[0].weight, 1);
+        assert!(
+            args(json!({"scoringStrategy": {"typ": "MostAllocated"}}))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `typ`")
+        );
+        assert!(args(json!({"scoringStrategy": {"type": "RequestedToCapacityRatio"}})).is_err());
+    }
+
+    #[test]
+    fn ignored_extended_resources_are_not_checked() {
+        let n = node("4", "8Gi", "110");
+        let wants_gpus = pod("g", json!({"example.com/gpu": "4", "vendor.io/fpga": "1"}));
+        let strict = NodeResourcesFit::default().filter(&wants_gpus, &n).unwrap_err();
+        assert_eq!(
+            strict.reasons,
+            ["Insufficient example.com/gpu", "Insufficient vendor.io/fpga"]
+        );
+        let lenient = NodeResourcesFit::new(
+            serde_json::from_value(
+                json!({"ignoredResources": ["example.com/gpu"], "ignoredResourceGroups": ["vendor.io"]}),
+            )
+            .unwrap(),
+        );
+        assert_eq!(lenient.filter(&wants_gpus, &n), Ok(()));
+    }
+
+    #[test]
     fn balanced_allocation_prefers_even_use() {
         let n = node("4", "8Gi", "110");
         assert_eq!(
-            BalancedAllocation.score(&pod("even", json!({"cpu": "2", "memory": "4Gi"})), &n),
+            BalancedAllocation::new(Default::default())
+                .score(&pod("even", json!({"cpu": "2", "memory": "4Gi"})), &n),
             100
         );
         // cpu 1/4 = 0.25, memory 6/8 = 0.75: std 0.25 -> 75.
         assert_eq!(
-            BalancedAllocation.score(&pod("skewed", json!({"cpu": "1", "memory": "6Gi"})), &n),
+            BalancedAllocation::new(Default::default())
+                .score(&pod("skewed", json!({"cpu": "1", "memory": "6Gi"})), &n),
             75
         );
-        assert_eq!(BalancedAllocation.score(&pod("besteffort", json!({})), &n), 0);
+        assert_eq!(
+            BalancedAllocation::new(Default::default()).score(&pod("besteffort", json!({})), &n),
+            0
+        );
     }
 }

@@ -21,7 +21,8 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
     }
     match toleration.operator.as_deref().unwrap_or("Equal") {
         "Exists" => true,
-        "Equal" => {
+        // An empty operator is `Equal`, as validation and `ToleratesTaint` read it.
+        "Equal" | "" => {
             !key.is_empty()
                 && toleration.value.as_deref().unwrap_or_default()
                     == taint.value.as_deref().unwrap_or_default()
@@ -138,5 +139,12 @@ mod tests {
             "an empty key needs Exists"
         );
         assert!(!tolerates(&toleration("other", "Exists", "", ""), &t));
+        let empty_operator = Toleration {
+            key: Some("gpu".into()),
+            operator: Some(String::new()),
+            value: Some("true".into()),
+            ..Toleration::default()
+        };
+        assert!(tolerates(&empty_operator, &t), "an empty operator means Equal");
     }
 }
