@@ -398,7 +398,20 @@ async fn finalizers_and_graceful_pod_deletion() {
         Some(vec![k8s_openapi::api::core::v1::PodSchedulingGate {
             name: "example.com/wait".into(),
         }]);
-    pods.create(&PostParams::default(), &gated).await.unwrap();
+    let created = pods.create(&PostParams::default(), &gated).await.unwrap();
+    let condition = created.status.unwrap().conditions.unwrap().remove(0);
+    assert_eq!(
+        (
+            condition.type_.as_str(),
+            condition.status.as_str(),
+            condition.reason.as_deref()
+        ),
+        ("PodScheduled", "False", Some("SchedulingGated"))
+    );
+    assert_eq!(
+        condition.message.as_deref(),
+        Some("Scheduling is blocked due to non-empty scheduling gates")
+    );
     let err = pods.bind("gated", "node-1").await.unwrap_err();
     assert!(
         err.is_conflict()

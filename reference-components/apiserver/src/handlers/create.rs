@@ -160,6 +160,7 @@ async fn create_decoded(
     };
     if ctx.def.is("", "Pod") {
         set_pod_qos(&mut obj);
+        set_scheduling_gated(&mut obj);
     }
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let key = ctx.def.key(ctx.namespace(), &name);
@@ -360,6 +361,35 @@ fn canonical_status(ctx: &Ctx, obj: &mut Value) -> Result<(), Status> {
         root.insert("status".into(), status);
     }
     Ok(())
+}
+
+/// A pod created with scheduling gates starts `PodScheduled=False, reason SchedulingGated`
+/// (`applySchedulingGatedCondition`), so that it shows as `SchedulingGated` until its gates go.
+fn set_scheduling_gated(pod: &mut Value) {
+    let gated = at(pod, "/spec/schedulingGates")
+        .and_then(Value::as_array)
+        .is_some_and(|g| !g.is_empty());
+    let Some(status) = pod.get_mut("status").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(list) = conditions.as_array_mut() else {
+        return;
+    };
+    if !gated || list.iter().any(|c| c["type"] == "PodScheduled") {
+        if list.is_empty() {
+            status.remove("conditions");
+        }
+        return;
+    }
+    list.push(json!({
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "SchedulingGated",
+        "message": "Scheduling is blocked due to non-empty scheduling gates",
+        "lastProbeTime": null,
+        "lastTransitionTime": crate::object::now_rfc3339(),
+    }));
 }
 
 /// `status.qosClass` from the containers' requests and limits.
