@@ -3,7 +3,8 @@
 //!
 //! Start here: [`Scheduler::run`](scheduler::Scheduler::run) watches pods and nodes through
 //! shared informers, keeps a [`Cache`](cache::Cache) of what runs where, and runs one
-//! scheduling cycle at a time: [`algorithm::schedule`] filters every node with the profile's
+//! scheduling cycle at a time, taking pods from the [`SchedulingQueue`](queue::SchedulingQueue)
+//! highest priority first: [`algorithm::schedule`] filters every node with the profile's
 //! [`FilterPlugin`](framework::FilterPlugin)s, scores the feasible ones with its
 //! [`ScorePlugin`](framework::ScorePlugin)s, picks the best (at random among equals), assumes
 //! the pod there and binds it through `pods/binding` in the background. A pod that fits
@@ -29,6 +30,7 @@ pub mod framework;
 pub mod metrics;
 pub mod plugins;
 pub mod profile;
+pub mod queue;
 pub mod scheduler;
 
 pub use config::KubeSchedulerConfiguration;

@@ -15,7 +15,6 @@ use kube_core::{Patch, Resource};
 use kube_runtime::events::{Event, EventType, Recorder, Reporter};
 use kube_runtime::informer::{EventHandler, HandlerOptions, InformerOptions, SharedInformerFactory};
 use kube_runtime::reflector::{ObjectKey, Store};
-use kube_runtime::workqueue::{QueueConfig, WorkQueue};
 use parking_lot::Mutex;
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -28,6 +27,7 @@ use crate::config::{ConfigError, DEFAULT_SCHEDULER_NAME, KubeSchedulerConfigurat
 use crate::framework::PodInfo;
 use crate::metrics::{Outcome, SchedulerMetrics};
 use crate::profile::Profile;
+use crate::queue::SchedulingQueue;
 
 /// The longest a pod parked as unschedulable waits without a cluster event before it is tried
 /// again (`DefaultPodMaxInUnschedulablePodsDuration`).
@@ -90,7 +90,7 @@ impl Scheduler {
                 })
                 .collect(),
             cache: Cache::new(),
-            queue: WorkQueue::new(QueueConfig::default().name("scheduler")),
+            queue: SchedulingQueue::new(),
             pods: pods.store(),
             parked: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
@@ -104,6 +104,10 @@ impl Scheduler {
             nodes.add_handler(NodeEvents(shared.clone()), HandlerOptions::default()),
         ];
         factory.start();
+        let timers = tokio::spawn({
+            let (queue, stop) = (shared.queue.clone(), stop.clone());
+            async move { queue.run_timers(stop).await }
+        });
         // Synced once the handlers (not just the informers' stores) have seen the first lists:
         // the cache is filled by the handlers, and a cycle on a half-filled cache would call
         // feasible nodes missing.
@@ -124,18 +128,18 @@ impl Scheduler {
             let mut bindings = JoinSet::new();
             loop {
                 let key = tokio::select! {
-                    key = shared.queue.get() => key,
+                    key = shared.queue.pop() => key,
                     () = stop.cancelled() => None,
                 };
                 let Some(key) = key else { break };
                 shared.schedule_one(&key, &mut bindings);
-                shared.queue.done(&key);
                 // Reap finished bindings so the set stays small.
                 while bindings.try_join_next().is_some() {}
             }
             bindings.shutdown().await;
         }
         shared.queue.shut_down();
+        let _ = timers.await;
         factory.shutdown().await;
     }
 }
@@ -146,10 +150,10 @@ struct Shared {
     profiles: Arc<HashMap<String, Profile>>,
     recorders: HashMap<String, Recorder>,
     cache: Cache,
-    queue: WorkQueue<ObjectKey>,
+    queue: Arc<SchedulingQueue>,
     pods: Store<Pod>,
     /// Unschedulable pods waiting for a cluster change, with the end of their backoff.
-    parked: Mutex<HashMap<ObjectKey, Instant>>,
+    parked: Mutex<HashMap<ObjectKey, (Instant, i32)>>,
     /// Failed attempts per pod, for the backoff.
     attempts: Mutex<HashMap<ObjectKey, u32>>,
     backoff: (Duration, Duration),
@@ -166,6 +170,11 @@ fn scheduler_name(pod: &Pod) -> &str {
         .and_then(|s| s.scheduler_name.as_deref())
         .filter(|n| !n.is_empty())
         .unwrap_or(DEFAULT_SCHEDULER_NAME)
+}
+
+/// The pod's place in the queue: `spec.priority` (set from its PriorityClass), 0 if none.
+fn priority(pod: &Pod) -> i32 {
+    pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
 }
 
 /// Whether the pod waits for its scheduling gates to be removed (the `SchedulingGates` plugin):
@@ -310,18 +319,19 @@ impl Shared {
                 ..
             } => {
                 self.metrics.attempt(scheduler_name(pod), Outcome::Unschedulable);
-                self.queue.add_after(key.clone(), backoff);
+                self.queue.add_after(key.clone(), priority(pod), backoff);
             }
             Failure::Unschedulable { .. } => {
                 self.metrics.attempt(scheduler_name(pod), Outcome::Unschedulable);
                 let mut parked = self.parked.lock();
-                parked.insert(key.clone(), Instant::now() + backoff);
+                parked.insert(key.clone(), (Instant::now() + backoff, priority(pod)));
                 self.metrics.set_unschedulable(parked.len());
-                self.queue.add_after(key.clone(), MAX_UNSCHEDULABLE_WAIT);
+                self.queue
+                    .add_after(key.clone(), priority(pod), MAX_UNSCHEDULABLE_WAIT);
             }
             Failure::Error(_) => {
                 self.metrics.attempt(scheduler_name(pod), Outcome::Error);
-                self.queue.add_after(key.clone(), backoff);
+                self.queue.add_after(key.clone(), priority(pod), backoff);
             }
         }
         self.record(
@@ -401,22 +411,23 @@ impl Shared {
     /// Something changed that may let parked pods fit: each goes back once its backoff ends.
     fn move_parked(&self, why: &str) {
         self.moves.fetch_add(1, Ordering::SeqCst);
-        let parked: Vec<(ObjectKey, Instant)> = self.parked.lock().drain().collect();
+        let parked: Vec<(ObjectKey, (Instant, i32))> = self.parked.lock().drain().collect();
         self.metrics.set_unschedulable(0);
         if parked.is_empty() {
             return;
         }
         tracing::debug!(pods = parked.len(), why, "retrying unschedulable pods");
         let now = Instant::now();
-        for (key, until) in parked {
-            self.queue.add_after(key, until.saturating_duration_since(now));
+        for (key, (until, priority)) in parked {
+            self.queue
+                .add_after(key, priority, until.saturating_duration_since(now));
         }
     }
 
     /// Takes the pod of `key` out of the parked ones; the end of its backoff if it was there.
     fn unpark(&self, key: &ObjectKey) -> Option<Instant> {
         let mut parked = self.parked.lock();
-        let until = parked.remove(key);
+        let until = parked.remove(key).map(|(until, _)| until);
         self.metrics.set_unschedulable(parked.len());
         until
     }
@@ -439,7 +450,7 @@ impl EventHandler<Pod> for PodEvents {
             && s.is_ours(pod)
             && let Some(key) = ObjectKey::from_obj(pod.as_ref())
         {
-            s.queue.add(key);
+            s.queue.add(key, priority(pod));
         }
     }
 
@@ -459,7 +470,7 @@ impl EventHandler<Pod> for PodEvents {
         if changed && s.is_ours(new) {
             let until = s.unpark(&key);
             let wait = until.map_or(Duration::ZERO, |u| u.saturating_duration_since(Instant::now()));
-            s.queue.add_after(key, wait);
+            s.queue.add_after(key, priority(new), wait);
         }
     }
 

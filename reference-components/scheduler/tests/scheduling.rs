@@ -350,3 +350,27 @@ async fn gated_pods_wait_for_their_gates_to_go() {
     .unwrap();
     assert_eq!(bound_node(&client, "gated").await, "n1");
 }
+
+#[tokio::test]
+async fn higher_priority_pods_are_scheduled_first() {
+    let (_server, client) = server().await;
+    node(&client, "one-slot", "1", "8Gi", 110, json!({})).await;
+    // Both wait before the scheduler starts (listed in name order, so first come would be the
+    // ordinary one); the node takes only one of them.
+    pod(&client, "a-ordinary", "600m", json!({})).await;
+    pod(
+        &client,
+        "z-critical",
+        "600m",
+        json!({"spec": {"priorityClassName": "system-cluster-critical"}}),
+    )
+    .await;
+    let _stop = start(&client, &KubeSchedulerConfiguration::default()).drop_guard();
+    assert_eq!(bound_node(&client, "z-critical").await, "one-slot");
+    let c = eventually("the ordinary pod to be unschedulable", || {
+        scheduled_condition(&client, "a-ordinary")
+    })
+    .await;
+    assert_eq!(c.2, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_eq!(node_of(&client, "a-ordinary").await, None);
+}
