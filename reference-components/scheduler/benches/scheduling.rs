@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube_client::{Api, Client, Config};
 use kube_core::params::PostParams;
 use reference_apiserver::testing::TestServer;
-use reference_scheduler::framework::{NodeInfo, PodInfo};
+use reference_scheduler::framework::{NodeInfo, PodInfo, Snapshot};
 use reference_scheduler::metrics::Outcome;
 use reference_scheduler::{KubeSchedulerConfiguration, Scheduler, algorithm};
 use serde_json::json;
@@ -176,7 +176,7 @@ async fn main() {
     for (i, p) in direct.iter().enumerate() {
         infos[i % nodes_n].add_pod(Arc::new(PodInfo::new(Arc::new(p.clone()))));
     }
-    let snapshot: Vec<Arc<NodeInfo>> = infos.into_iter().map(Arc::new).collect();
+    let snapshot = Snapshot::of(infos.into_iter().map(Arc::new).collect());
     let candidates: Vec<PodInfo> = (0..pods_n.min(500))
         .map(|i| PodInfo::new(Arc::new(pod(&format!("c-{i}"), "default-scheduler"))))
         .collect();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use crate::framework::{NodeInfo, PodInfo};
+use crate::framework::{NodeInfo, PodInfo, Snapshot};
 use crate::profile::Profile;
 
 /// Why a pod fits no node: the `FitError` whose text becomes the `FailedScheduling` event and
@@ -59,10 +59,11 @@ pub struct Placement {
 pub fn schedule(
     profile: &Profile,
     pod: &PodInfo,
-    nodes: &[Arc<NodeInfo>],
+    cluster: &Snapshot,
     next_start: &mut usize,
     rng: &mut impl Rng,
 ) -> Result<Placement, FitError> {
+    let nodes = &cluster.nodes[..];
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let to_find = if profile.scores.is_empty() {
         1
@@ -114,7 +115,7 @@ pub fn schedule(
     let mut scores = vec![0i64; feasible.len()];
     for (_, plugin, weight) in &profile.scores {
         for (score, node) in scores.iter_mut().zip(&feasible) {
-            *score = plugin.score(pod, node);
+            *score = plugin.score(pod, node, cluster);
         }
         plugin.normalize(&mut scores);
         for (total, score) in totals.iter_mut().zip(&scores) {
@@ -228,6 +229,7 @@ mod tests {
             .collect();
         let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})).unwrap();
         let pod = PodInfo::new(Arc::new(pod));
+        let cluster = Snapshot::of(nodes);
         let profile = KubeSchedulerConfiguration::default()
             .profiles()
             .unwrap()
@@ -235,10 +237,10 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mut next = 0;
         // 300 nodes: 48 % (144) are enough.
-        let p = schedule(&profile, &pod, &nodes, &mut next, &mut rng).unwrap();
+        let p = schedule(&profile, &pod, &cluster, &mut next, &mut rng).unwrap();
         assert_eq!((p.feasible, next), (144, 144));
         assert!(p.node.as_str() < "n144", "{}", p.node);
-        let p = schedule(&profile, &pod, &nodes, &mut next, &mut rng).unwrap();
+        let p = schedule(&profile, &pod, &cluster, &mut next, &mut rng).unwrap();
         assert_eq!((p.feasible, next), (144, 288));
         assert!(
             p.node.as_str() >= "n144" && p.node.as_str() < "n288",
@@ -246,7 +248,7 @@ mod tests {
             p.node
         );
         // The third wraps around.
-        schedule(&profile, &pod, &nodes, &mut next, &mut rng).unwrap();
+        schedule(&profile, &pod, &cluster, &mut next, &mut rng).unwrap();
         assert_eq!(next % 300, 132);
     }
 

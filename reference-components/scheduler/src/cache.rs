@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube_runtime::reflector::ObjectKey;
 use parking_lot::Mutex;
 
-use crate::framework::{NodeInfo, PodInfo};
+use crate::framework::{NodeInfo, PodInfo, Snapshot};
 
 #[derive(Default)]
 struct State {
@@ -18,9 +18,33 @@ struct State {
     /// Which node each counted pod is on.
     pod_nodes: HashMap<ObjectKey, String>,
     assumed: HashSet<ObjectKey>,
+    /// On how many nodes each image is, kept as nodes come, change their images and go.
+    image_nodes: Arc<HashMap<String, usize>>,
 }
 
 impl State {
+    /// Counts the images of a node that had `before` and now has `after`.
+    fn count_images(&mut self, before: &HashMap<String, i64>, after: &HashMap<String, i64>) {
+        let gone = before.keys().filter(|name| !after.contains_key(*name));
+        let came = after.keys().filter(|name| !before.contains_key(*name));
+        let (gone, came): (Vec<&String>, Vec<&String>) = (gone.collect(), came.collect());
+        if gone.is_empty() && came.is_empty() {
+            return;
+        }
+        let counts = Arc::make_mut(&mut self.image_nodes);
+        for name in gone {
+            if let Some(n) = counts.get_mut(name) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(name);
+                }
+            }
+        }
+        for name in came {
+            *counts.entry(name.clone()).or_default() += 1;
+        }
+    }
+
     fn node_mut(&mut self, name: &str) -> &mut NodeInfo {
         Arc::make_mut(self.nodes.entry(name.to_owned()).or_default())
     }
@@ -66,15 +90,31 @@ impl Cache {
     /// A node appeared or changed.
     pub fn add_node(&self, node: Arc<Node>) {
         let name = node.metadata.name.clone().unwrap_or_default();
-        self.state.lock().node_mut(&name).set_node(node);
+        let mut st = self.state.lock();
+        let info = st.node_mut(&name);
+        let before = if info.node.is_some() {
+            std::mem::take(&mut info.images)
+        } else {
+            HashMap::new()
+        };
+        info.set_node(node);
+        let after = info.images.clone();
+        st.count_images(&before, &after);
     }
 
     /// A node went away. Its pods stay counted until they go too.
     pub fn remove_node(&self, name: &str) {
         let mut st = self.state.lock();
         let info = st.node_mut(name);
+        let before = if info.node.is_some() {
+            std::mem::take(&mut info.images)
+        } else {
+            HashMap::new()
+        };
         info.node = None;
-        if info.pods.is_empty() {
+        let empty = info.pods.is_empty();
+        st.count_images(&before, &HashMap::new());
+        if empty {
             st.nodes.remove(name);
         }
     }
@@ -127,11 +167,14 @@ impl Cache {
         self.state.lock().assumed.contains(key)
     }
 
-    /// The known nodes (those whose Node object exists), sorted by name: the snapshot one
-    /// scheduling cycle works on.
-    pub fn snapshot(&self) -> Vec<Arc<NodeInfo>> {
+    /// The known nodes (those whose Node object exists) in name order, and the image counts:
+    /// what one scheduling cycle works on.
+    pub fn snapshot(&self) -> Snapshot {
         let st = self.state.lock();
-        st.nodes.values().filter(|n| n.node.is_some()).cloned().collect()
+        Snapshot {
+            nodes: st.nodes.values().filter(|n| n.node.is_some()).cloned().collect(),
+            image_nodes: st.image_nodes.clone(),
+        }
     }
 }
 
@@ -163,6 +206,7 @@ mod tests {
     fn cpu_on(cache: &Cache, name: &str) -> i64 {
         cache
             .snapshot()
+            .nodes
             .iter()
             .find(|n| n.name() == name)
             .map_or(-1, |n| n.requested.milli_cpu)
@@ -194,14 +238,51 @@ mod tests {
     }
 
     #[test]
+    fn image_counts_follow_nodes() {
+        let with_images = |name: &str, images: &[&str]| {
+            let images: Vec<_> = images
+                .iter()
+                .map(|i| json!({"names": [i], "sizeBytes": 100}))
+                .collect();
+            Arc::new(
+                serde_json::from_value::<Node>(
+                    json!({"metadata": {"name": name}, "status": {"images": images}}),
+                )
+                .unwrap(),
+            )
+        };
+        let cache = Cache::new();
+        cache.add_node(with_images("a", &["x:1"]));
+        cache.add_node(with_images("b", &["x:1", "y:1"]));
+        let counts = |c: &Cache| {
+            let mut v: Vec<(String, usize)> = c
+                .snapshot()
+                .image_nodes
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(counts(&cache), [("x:1".to_owned(), 2), ("y:1".to_owned(), 1)]);
+        let held = cache.snapshot(); // a cycle still holding the old counts keeps them
+        cache.add_node(with_images("b", &["x:1"]));
+        cache.add_node(with_images("b", &["x:1"])); // a heartbeat: nothing changes
+        assert_eq!(counts(&cache), [("x:1".to_owned(), 2)]);
+        assert_eq!(held.image_nodes.get("y:1"), Some(&1));
+        cache.remove_node("a");
+        assert_eq!(counts(&cache), [("x:1".to_owned(), 1)]);
+    }
+
+    #[test]
     fn pods_seen_before_their_node_count_once_it_appears() {
         let cache = Cache::new();
         cache.update_pod(&pod("p", "late", "Running"));
-        assert!(cache.snapshot().is_empty());
+        assert!(cache.snapshot().nodes.is_empty());
         cache.add_node(node("late"));
         assert_eq!(cpu_on(&cache, "late"), 100);
         cache.remove_node("late");
-        assert!(cache.snapshot().is_empty());
+        assert!(cache.snapshot().nodes.is_empty());
         cache.remove_pod(&ObjectKey::namespaced("ns", "p"));
         cache.add_node(node("late"));
         assert_eq!(cpu_on(&cache, "late"), 0);

@@ -359,7 +359,8 @@ profiles:
             [
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
-                ("NodeResourcesFit", 5)
+                ("NodeResourcesFit", 5),
+                ("ImageLocality", 1)
             ]
         );
     }
@@ -390,7 +391,7 @@ profiles:
         );
         let p = profile("{filter: {disabled: [{name: \"*\"}], enabled: [{name: NodeResourcesFit}]}}");
         assert_eq!(filters(&p), ["NodeResourcesFit"]);
-        assert_eq!(p.scores.len(), 4, "score keeps its plugins");
+        assert_eq!(p.scores.len(), 5, "score keeps its plugins");
         // multiPoint's own disable removes a plugin from every point.
         let p = profile("{multiPoint: {disabled: [{name: TaintToleration}]}}");
         assert!(!filters(&p).contains(&"TaintToleration".to_owned()));
@@ -416,7 +417,8 @@ profiles:
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
-                ("NodeResourcesBalancedAllocation", 1)
+                ("NodeResourcesBalancedAllocation", 1),
+                ("ImageLocality", 1)
             ]
         );
     }

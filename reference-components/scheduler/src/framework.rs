@@ -138,6 +138,9 @@ pub struct PodInfo {
     pub non_zero: (i64, i64),
     /// The host ports its containers ask for.
     pub host_ports: Vec<HostPort>,
+    /// The images of its init containers and containers, normalised (`nginx` is
+    /// `nginx:latest`), one per container.
+    pub images: Vec<String>,
 }
 
 fn container_requests(c: &Container) -> Resources {
@@ -241,13 +244,30 @@ impl PodInfo {
                 })
             })
             .collect();
+        let images = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.init_containers.iter().flatten().chain(&s.containers))
+            .map(|c| normalized_image_name(c.image.as_deref().unwrap_or_default()))
+            .collect();
         Self {
             pod,
             key,
+            images,
             requests,
             non_zero: (nz.milli_cpu, nz.memory),
             host_ports,
         }
+    }
+}
+
+/// `nginx` is `nginx:latest`; a name with a tag or digest stays as it is (kube-scheduler's
+/// `normalizedImageName`).
+pub fn normalized_image_name(name: &str) -> String {
+    if name.rfind(':') <= name.rfind('/') {
+        format!("{name}:latest")
+    } else {
+        name.to_owned()
     }
 }
 
@@ -269,6 +289,8 @@ pub struct NodeInfo {
     pub allocatable: Resources,
     /// How many pods it takes (`status.allocatable.pods`).
     pub allowed_pods: i64,
+    /// The images it holds (`status.images`): each of an image's names, with its size in bytes.
+    pub images: HashMap<String, i64>,
 }
 
 impl NodeInfo {
@@ -280,6 +302,15 @@ impl NodeInfo {
             .and_then(|a| a.get("pods"))
             .and_then(|q| ParsedQuantity::try_from(q).ok())
             .map_or(0, |q| q.value());
+        self.images = node
+            .status
+            .iter()
+            .flat_map(|s| s.images.iter().flatten())
+            .flat_map(|image| {
+                let size = image.size_bytes.unwrap_or(0);
+                image.names.iter().flatten().map(move |name| (name.clone(), size))
+            })
+            .collect();
         self.node = Some(node);
     }
 
@@ -321,6 +352,32 @@ impl NodeInfo {
     }
 }
 
+/// What one scheduling cycle sees: the nodes (in name order), and on how many of them each image
+/// is present.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// The nodes whose Node object exists, by name.
+    pub nodes: Vec<Arc<NodeInfo>>,
+    /// For each image name, how many nodes hold it.
+    pub image_nodes: Arc<HashMap<String, usize>>,
+}
+
+impl Snapshot {
+    /// A snapshot of these nodes, counting their images.
+    pub fn of(nodes: Vec<Arc<NodeInfo>>) -> Self {
+        let mut image_nodes = HashMap::new();
+        for node in &nodes {
+            for name in node.images.keys() {
+                *image_nodes.entry(name.clone()).or_default() += 1;
+            }
+        }
+        Self {
+            nodes,
+            image_nodes: Arc::new(image_nodes),
+        }
+    }
+}
+
 /// Why a node cannot take a pod: the reasons as they appear in the scheduler's `FitError`
 /// histogram (`Insufficient cpu`, `node(s) were unschedulable`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,8 +410,9 @@ pub trait ScorePlugin: Send + Sync {
     /// The plugin's name, as KubeSchedulerConfiguration names it.
     fn name(&self) -> &'static str;
 
-    /// The node's raw score for the pod.
-    fn score(&self, pod: &PodInfo, node: &NodeInfo) -> i64;
+    /// The node's raw score for the pod; `cluster` is the whole snapshot, for plugins that
+    /// weigh a node against the others.
+    fn score(&self, pod: &PodInfo, node: &NodeInfo, cluster: &Snapshot) -> i64;
 
     /// Brings the raw scores of all feasible nodes into `0..=MAX_NODE_SCORE`. Plugins that
     /// already score in that range keep the default, which does nothing.

@@ -20,8 +20,8 @@
 //!
 //! The plugins ([`plugins`]): `NodeUnschedulable`, `TaintToleration`, `NodeAffinity` (node
 //! selector, required and preferred node affinity), `NodePorts`, `NodeResourcesFit`
-//! (`LeastAllocated` or `MostAllocated`) and `NodeResourcesBalancedAllocation`, with
-//! kube-scheduler's default weights.
+//! (`LeastAllocated` or `MostAllocated`), `NodeResourcesBalancedAllocation` and
+//! `ImageLocality`, with kube-scheduler's default weights.
 
 pub mod algorithm;
 pub mod cache;

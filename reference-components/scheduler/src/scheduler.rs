@@ -248,9 +248,9 @@ impl Shared {
         // Cluster changes from here on may be missed by this cycle's snapshot: a failure then
         // retries after the backoff instead of waiting for the next change.
         let moves_seen = self.moves.load(Ordering::SeqCst);
-        let nodes = self.cache.snapshot();
+        let snapshot = self.cache.snapshot();
         let mut next_start = self.next_start.lock();
-        let decision = algorithm::schedule(profile, &info, &nodes, &mut next_start, &mut rand::rng());
+        let decision = algorithm::schedule(profile, &info, &snapshot, &mut next_start, &mut rand::rng());
         drop(next_start);
         match decision {
             Ok(placement) => {

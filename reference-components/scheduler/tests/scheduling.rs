@@ -374,3 +374,18 @@ async fn higher_priority_pods_are_scheduled_first() {
     assert_eq!(c.2, "0/1 nodes are available: 1 Insufficient cpu.");
     assert_eq!(node_of(&client, "a-ordinary").await, None);
 }
+
+#[tokio::test]
+async fn a_node_that_holds_the_image_is_preferred() {
+    let (_server, client) = server().await;
+    let big_image = json!({"status": {"images": [{"names": ["registry.example/model-server:2.1"], "sizeBytes": 3_000_000_000u64}]}});
+    node(&client, "cold", "4", "8Gi", 110, json!({})).await;
+    node(&client, "warm", "4", "8Gi", 110, big_image).await;
+    let _stop = start(&client, &KubeSchedulerConfiguration::default()).drop_guard();
+    let with_image = |name: &str| json!({"spec": {"containers": [{"name": name, "image": "registry.example/model-server:2.1"}]}});
+    for i in 0..3 {
+        let name = format!("model-{i}");
+        pod(&client, &name, "", with_image(&name)).await;
+        assert_eq!(bound_node(&client, &name).await, "warm");
+    }
+}

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::framework::{FilterPlugin, ScorePlugin};
 
+pub mod image_locality;
 pub mod node_affinity;
 pub mod node_ports;
 pub mod node_resources_fit;
@@ -75,6 +76,7 @@ pub const DEFAULTS: &[&str] = &[
     "NodePorts",
     "NodeResourcesFit",
     "NodeResourcesBalancedAllocation",
+    "ImageLocality",
 ];
 
 /// The plugins that read `pluginConfig` arguments here; arguments for any other are an error.
@@ -111,6 +113,7 @@ pub fn registry(name: &str, args: Option<&Value>) -> Result<Plugin, PluginError>
             node_resources_fit::BalancedAllocation::new(decode(name, args)?),
             1,
         ),
+        "ImageLocality" => score_only(image_locality::ImageLocality, 1),
         other => return Err(PluginError::Unknown(other.to_owned())),
     })
 }

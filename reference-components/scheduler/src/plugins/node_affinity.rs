@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm};
 
 use crate::framework::{
-    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Unfit, default_normalize,
+    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Snapshot, Unfit, default_normalize,
 };
 
 /// The message of a node that fails the pod's selector or required affinity.
@@ -102,7 +102,7 @@ impl ScorePlugin for NodeAffinity {
         "NodeAffinity"
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
+    fn score(&self, pod: &PodInfo, node: &NodeInfo, _cluster: &Snapshot) -> i64 {
         let (labels, name) = node_labels(node);
         pod.pod
             .spec

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::framework::{FilterPlugin, MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Unfit};
+use crate::framework::{FilterPlugin, MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Snapshot, Unfit};
 
 /// How scoring ranks nodes (`scoringStrategy.type`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -189,7 +189,7 @@ impl ScorePlugin for NodeResourcesFit {
         "NodeResourcesFit"
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
+    fn score(&self, pod: &PodInfo, node: &NodeInfo, _cluster: &Snapshot) -> i64 {
         let (mut total, mut weights) = (0, 0);
         for r in &self.args.resources {
             let Some((requested, capacity)) = requested_and_allocatable(&r.name, pod, node, true) else {
@@ -243,7 +243,7 @@ impl ScorePlugin for BalancedAllocation {
         "NodeResourcesBalancedAllocation"
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
+    fn score(&self, pod: &PodInfo, node: &NodeInfo, _cluster: &Snapshot) -> i64 {
         if pod.requests.milli_cpu == 0 && pod.requests.memory == 0 {
             return 0;
         }
@@ -333,13 +333,19 @@ mod tests {
         let n = node("4", "8Gi", "110");
         let p = pod("a", json!({"cpu": "1", "memory": "2Gi"}));
         // (4000-1000)/4000 = 75, (8-2)/8 = 75.
-        assert_eq!(NodeResourcesFit::default().score(&p, &n), 75);
+        assert_eq!(
+            NodeResourcesFit::default().score(&p, &n, &Snapshot::default()),
+            75
+        );
         let most = NodeResourcesFit::new(
             serde_json::from_value(json!({"scoringStrategy": {"type": "MostAllocated"}})).unwrap(),
         );
-        assert_eq!(most.score(&p, &n), 25);
+        assert_eq!(most.score(&p, &n, &Snapshot::default()), 25);
         // Without requests scoring counts 100m and 200Mi: (4000-100)*100/4000 = 97, memory 97.
-        assert_eq!(NodeResourcesFit::default().score(&pod("b", json!({})), &n), 97);
+        assert_eq!(
+            NodeResourcesFit::default().score(&pod("b", json!({})), &n, &Snapshot::default()),
+            97
+        );
     }
 
     #[test]
@@ -390,18 +396,28 @@ mod tests {
     fn balanced_allocation_prefers_even_use() {
         let n = node("4", "8Gi", "110");
         assert_eq!(
-            BalancedAllocation::new(Default::default())
-                .score(&pod("even", json!({"cpu": "2", "memory": "4Gi"})), &n),
+            BalancedAllocation::new(Default::default()).score(
+                &pod("even", json!({"cpu": "2", "memory": "4Gi"})),
+                &n,
+                &Snapshot::default()
+            ),
             100
         );
         // cpu 1/4 = 0.25, memory 6/8 = 0.75: std 0.25 -> 75.
         assert_eq!(
-            BalancedAllocation::new(Default::default())
-                .score(&pod("skewed", json!({"cpu": "1", "memory": "6Gi"})), &n),
+            BalancedAllocation::new(Default::default()).score(
+                &pod("skewed", json!({"cpu": "1", "memory": "6Gi"})),
+                &n,
+                &Snapshot::default()
+            ),
             75
         );
         assert_eq!(
-            BalancedAllocation::new(Default::default()).score(&pod("besteffort", json!({})), &n),
+            BalancedAllocation::new(Default::default()).score(
+                &pod("besteffort", json!({})),
+                &n,
+                &Snapshot::default()
+            ),
             0
         );
     }

@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 use crate::framework::{
-    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Unfit, default_normalize,
+    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Snapshot, Unfit, default_normalize,
 };
 
 /// Whether `toleration` tolerates `taint` (`Toleration.ToleratesTaint`): the effect matches (or
@@ -77,7 +77,7 @@ impl ScorePlugin for TaintToleration {
         "TaintToleration"
     }
 
-    fn score(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
+    fn score(&self, pod: &PodInfo, node: &NodeInfo, _cluster: &Snapshot) -> i64 {
         // Only tolerations that could apply to PreferNoSchedule taints count.
         let tolerations: Vec<&Toleration> = tolerations(pod)
             .iter()
