@@ -2,8 +2,6 @@
 //! the images and the more nodes hold them (an image present everywhere says little about
 //! one node).
 
-#[cfg(test)]
-use crate::framework::normalized_image_name;
 use crate::framework::{MAX_NODE_SCORE, NodeInfo, PodInfo, ScorePlugin, Snapshot};
 
 const MB: i64 = 1024 * 1024;
