@@ -98,6 +98,10 @@ impl Cache {
             HashMap::new()
         };
         info.set_node(node);
+        // Heartbeats keep the same images: nothing to count, nothing to copy.
+        if before.len() == info.images.len() && before.keys().all(|name| info.images.contains_key(name)) {
+            return;
+        }
         let after = info.images.clone();
         st.count_images(&before, &after);
     }
@@ -127,17 +131,21 @@ impl Cache {
             .as_ref()
             .and_then(|s| s.node_name.as_deref())
             .unwrap_or_default();
-        let info = PodInfo::new(pod.clone());
-        let mut st = self.state.lock();
+        let Some(key) = ObjectKey::from_obj(pod.as_ref()) else {
+            return;
+        };
         if node.is_empty() {
             // Unbound: only an assumed pod is counted, and it stays until its binding ends.
-            if !st.assumed.contains(&info.key) {
-                st.remove_pod(&info.key);
+            let mut st = self.state.lock();
+            if !st.assumed.contains(&key) {
+                st.remove_pod(&key);
             }
         } else if is_terminal(pod) {
-            st.remove_pod(&info.key);
+            self.state.lock().remove_pod(&key);
         } else {
-            st.place(Arc::new(info), node);
+            // Computed outside the lock; the informer hands bound pods here on every change.
+            let info = Arc::new(PodInfo::new(pod.clone()));
+            self.state.lock().place(info, node);
         }
     }
 

@@ -340,13 +340,12 @@ impl NodeInfo {
         self.requested.sub(&pod.requests);
         self.non_zero_requested.0 -= pod.non_zero.0;
         self.non_zero_requested.1 -= pod.non_zero.1;
+        // A port stays in use if another pod holds it too (only possible for pods bound without
+        // the scheduler); most pods have no host ports, and skip this.
         for port in &pod.host_ports {
-            self.used_ports.remove(port);
-        }
-        // Another pod may hold the same port (only possible for pods bound without the
-        // scheduler): count it again.
-        for other in self.pods.values() {
-            self.used_ports.extend(other.host_ports.iter().cloned());
+            if !self.pods.values().any(|other| other.host_ports.contains(port)) {
+                self.used_ports.remove(port);
+            }
         }
         true
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_client::{Api, Client};
 use kube_core::params::PatchParams;
 use kube_core::{Patch, Resource};
@@ -499,7 +500,9 @@ impl EventHandler<Node> for NodeEvents {
     fn on_update(&self, old: &Arc<Node>, new: &Arc<Node>) {
         self.0.cache.add_node(new.clone());
         // Heartbeats change only conditions and times; what scheduling reads is here.
-        let allocatable = |n: &Node| n.status.as_ref().and_then(|s| s.allocatable.clone());
+        fn allocatable(n: &Node) -> Option<&std::collections::BTreeMap<String, Quantity>> {
+            n.status.as_ref().and_then(|s| s.allocatable.as_ref())
+        }
         if old.spec != new.spec
             || old.metadata.labels != new.metadata.labels
             || allocatable(old) != allocatable(new)
